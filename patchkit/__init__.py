@@ -1,0 +1,1 @@
+"""patchkit: reproducible, tested builds of qmail with DKIM and DomainKeys."""

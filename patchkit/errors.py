@@ -1,0 +1,90 @@
+"""One hierarchy for every failure patchkit reports to a user.
+
+Each class carries its own exit code and a hint that says what to do next. The CLI catches
+PatchkitError, prints ``error: <message>`` and ``hint: <hint>``, and exits with ``exit_code``.
+The codes are part of the interface (README, "Exit codes"); never renumber them.
+"""
+
+from __future__ import annotations
+
+
+class PatchkitError(Exception):
+    """Base of every expected failure. Anything else is a bug (exit 1, traceback with --debug)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class ConfigError(PatchkitError):
+    """The manifest, a series file, an option or a control value is malformed."""
+
+    exit_code = 3
+
+
+class SourceUnavailable(PatchkitError):
+    """An upstream artifact is neither cached nor downloadable (offline, 404 everywhere)."""
+
+    exit_code = 4
+
+
+class VerificationError(PatchkitError):
+    """A file or tree does not match its pin: wrong sha256, wrong tree digest, corrupt cache."""
+
+    exit_code = 5
+
+
+class UnsafeArchive(PatchkitError):
+    """An archive tried to write outside its tree (absolute path, .., escaping link, device)."""
+
+    exit_code = 6
+
+
+class PatchFailed(PatchkitError):
+    """A patch does not apply: names the patch, the file and the hunk."""
+
+    exit_code = 7
+
+
+class BuildFailed(PatchkitError):
+    """A build step exited non-zero: names the step and shows the end of its log."""
+
+    exit_code = 8
+
+
+class ToolMissing(PatchkitError):
+    """A program or library the build needs is not on this machine."""
+
+    exit_code = 9
+
+
+class EngineError(PatchkitError):
+    """The Docker engine is absent, unreachable, or lacks an image it cannot pull."""
+
+    exit_code = 10
+
+
+class TestsFailed(PatchkitError):
+    """The integration suite ran and some tests failed."""
+
+    __test__ = False  # not a pytest test class despite the name
+    exit_code = 11
+
+
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    1: "internal error (a bug: rerun with --debug and report the traceback)",
+    2: "usage error (bad command line)",
+    ConfigError.exit_code: "configuration error (manifest, series, options)",
+    SourceUnavailable.exit_code: "an upstream source could not be had",
+    VerificationError.exit_code: "a checksum or tree digest did not match its pin",
+    UnsafeArchive.exit_code: "an archive tried to escape its tree",
+    PatchFailed.exit_code: "a patch did not apply",
+    BuildFailed.exit_code: "a build step failed",
+    ToolMissing.exit_code: "a required tool is missing",
+    EngineError.exit_code: "Docker engine or image problem",
+    TestsFailed.exit_code: "tests failed",
+}

@@ -1,0 +1,81 @@
+"""The one place patchkit starts processes. A Step is a value (argv, cwd, env); running it writes
+its combined output to a log file and, on failure, raises BuildFailed with the log's last lines."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from patchkit.errors import BuildFailed, ToolMissing
+
+TAIL_LINES = 25
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Step:
+    name: str
+    argv: tuple[str, ...]
+    cwd: Path
+    env: Mapping[str, str] = field(default_factory=dict)  # added to (and overriding) os.environ
+
+    def describe(self) -> str:
+        envs = " ".join(f"{k}={v}" for k, v in sorted(self.env.items()))
+        return f"(cd {self.cwd} && {envs + ' ' if envs else ''}{' '.join(self.argv)})"
+
+
+def require_tool(name: str, hint: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise ToolMissing(f"{name} is not installed", hint)
+    return path
+
+
+def capture(argv: Sequence[str], cwd: Path | None = None, what: str = "") -> bytes:
+    """Run a short command and return its stdout; failures become BuildFailed."""
+    try:
+        proc = subprocess.run(list(argv), cwd=cwd, capture_output=True, check=False)
+    except FileNotFoundError as e:
+        raise ToolMissing(f"{argv[0]} is not installed", f"install {argv[0]}") from e
+    if proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip().splitlines()[-5:]
+        raise BuildFailed(
+            f"{what or argv[0]} failed (exit {proc.returncode}): {' '.join(argv)}",
+            "\n".join(err),
+        )
+    return proc.stdout
+
+
+def tail(path: Path, lines: int = TAIL_LINES) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def run_step(step: Step, log: Path, *, echo: bool = False) -> None:
+    """Run step with stdout+stderr appended to log; raise BuildFailed naming the step on failure."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **step.env}
+    with log.open("ab") as out:
+        out.write(f"\n### {step.name}: {step.describe()}\n".encode())
+        out.flush()
+        try:
+            proc = subprocess.run(
+                list(step.argv), cwd=step.cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, check=False,
+            )
+        except FileNotFoundError as e:
+            raise ToolMissing(f"step {step.name}: {step.argv[0]} not found", str(e)) from e
+    if proc.returncode != 0:
+        raise BuildFailed(
+            f"step {step.name!r} failed with exit {proc.returncode}",
+            f"last lines of {log}:\n{tail(log)}",
+        )
+    if echo:
+        sys.stderr.write(f"  {step.name}: ok\n")
