@@ -5,12 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from patchkit.build import Log, collect, execute, run_source
 from patchkit.cache import Cache, Verdict
+from patchkit.digest import sha256_file
 from patchkit.errors import ConfigError, VerificationError
 from patchkit.fetch import FetchPolicy, Progress, fetch_artifact
+from patchkit.plan import Options, Plan, make_plan
 from patchkit.runner import capture
+from patchkit.series import Toolchain, load_series
 from patchkit.sources import Artifact, Manifest, load_manifest
+from patchkit.toolchain import detect as detect_toolchain
 from patchkit.unpack import tar_bytes_members
 
 
@@ -83,3 +89,60 @@ def sources_fetch(cache: Cache, names: Sequence[str] = (), *, policy: FetchPolic
         out.append(fetch_artifact(a, cache, policy=policy, progress=progress,
                                   trust_on_first_use=trust_on_first_use))
     return out
+
+
+# --- building ---------------------------------------------------------------------------------
+
+def default_workdir() -> Path:
+    return Path("build")
+
+
+def make_build_plan(opts: Options, workdir: Path, toolchain: Toolchain | None = None) -> Plan:
+    tc = toolchain or detect_toolchain(opts.cc)
+    return make_plan(opts, load_series(), load_manifest(), tc, workdir)
+
+
+def _inputs(plan: Plan, cache: Cache) -> list[dict[str, Any]]:
+    out = []
+    seen = set()
+    for st in plan.sources:
+        for a in (st.tree, *st.upstream):
+            if a.name in seen:
+                continue
+            seen.add(a.name)
+            v = cache.verify(a)
+            out.append({"name": a.name, "file": a.filename, "sha256": a.sha256,
+                        "tree": a.tree, "verified_by": v.how or v.status,
+                        "file_sha256": sha256_file(v.path) if v.path else None})
+    return out
+
+
+def _require_inputs(plan: Plan, cache: Cache) -> None:
+    """Fail before any work if an input is missing, naming where to put it."""
+    for st in plan.sources:
+        for a in (st.tree, *st.upstream):
+            cache.require(a)
+
+
+def prepare(opts: Options, cache: Cache, workdir: Path, *, say: Log) -> Path:
+    plan = make_build_plan(opts, workdir)
+    _require_inputs(plan, cache)
+    for st in plan.sources:
+        say(f"{st.name}: unpacking {st.tree.filename} and applying "
+            f"{len(st.upstream) + len(st.patches)} patch(es)")
+        run_source(plan, st, cache)
+    return plan.path("src", "qmail")
+
+
+def build(opts: Options, cache: Cache, workdir: Path, outdir: Path | None, *,
+          say: Log) -> dict[str, Any]:
+    plan = make_build_plan(opts, workdir)
+    _require_inputs(plan, cache)
+    results = execute(plan, cache, say=say)
+    out = outdir or plan.path("out")
+    report = collect(plan, out, _inputs(plan, cache), results)
+    report["output_dir"] = str(out)
+    report["stage_results"] = [
+        {"name": r.name, "skipped": r.skipped, "seconds": round(r.seconds, 2)} for r in results
+    ]
+    return report

@@ -4,6 +4,7 @@ PatchkitError to its exit code, text or --json output."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -13,9 +14,11 @@ from typing import Any
 import click
 
 from patchkit import api
+from patchkit.build import say_stderr
 from patchkit.cache import Cache, Verdict, default_distdir
 from patchkit.errors import EXIT_CODES, PatchkitError
 from patchkit.fetch import terminal_progress
+from patchkit.plan import Options
 from patchkit.sources import Artifact
 
 
@@ -184,6 +187,60 @@ def sources_add_git(c: Ctx, gitdir: Path, ref: str, name: str, as_json: bool) ->
     v = api.sources_add_git(c.cache, gitdir, ref, name)
     emit({"name": v.name, "status": v.status, "verified_by": v.how, "path": str(v.path)},
          as_json, lambda d: f"{d['name']}: {d['status']} ({d['verified_by']}) -> {d['path']}")
+
+
+def build_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    opts = [
+        click.option("--base", required=True, help="qmail base: qmail-1.03, jms1-7.10, jms1-7.08, "
+                     "netqmail-1.06, notqmail-1.09."),
+        click.option("--qmail-home", default="/var/qmail", show_default=True,
+                     help="conf-qmail: where qmail will live."),
+        click.option("--dkim/--no-dkim", default=False, show_default=True,
+                     help="Compile the DKIM/DomainKeys code (-DDKIM)."),
+        click.option("--sanitize", is_flag=True,
+                     help="Build with AddressSanitizer and UBSan (for tests)."),
+        click.option("--cc", default="gcc", show_default=True, help="C compiler."),
+        click.option("--cxx", default="g++", show_default=True, help="C++ compiler (libdkim)."),
+        click.option("-j", "--jobs", type=int, default=os.cpu_count() or 1, show_default=True),
+        click.option("--workdir", type=click.Path(path_type=Path), default=Path("build"),
+                     show_default=True, help="Where trees are unpacked and built."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def options_from(kw: dict[str, Any]) -> Options:
+    return Options(base=kw["base"], qmail_home=kw["qmail_home"], dkim=kw["dkim"],
+                   sanitize=kw["sanitize"], cc=kw["cc"], cxx=kw["cxx"], jobs=kw["jobs"])
+
+
+@cli.command()
+@build_options
+@pass_ctx
+def prepare(c: Ctx, /, **kw: Any) -> None:
+    """Unpack and patch a base and the libraries, write conf-*, and stop (for inspection)."""
+    tree = api.prepare(options_from(kw), c.cache, kw["workdir"], say=say_stderr(c.quiet))
+    click.echo(str(tree))
+
+
+@cli.command()
+@build_options
+@click.option("--backend", type=click.Choice(["local"]), default="local", show_default=True,
+              help="Where to build.")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Output directory [default: WORKDIR/VARIANT/out].")
+@click.option("--json", "as_json", is_flag=True, help="Print build.json to stdout.")
+@pass_ctx
+def build(c: Ctx, /, backend: str, output: Path | None, as_json: bool, **kw: Any) -> None:
+    """Build a base: libraries into a private prefix, then qmail; outputs and build.json."""
+    report = api.build(options_from(kw), c.cache, kw["workdir"], output, say=say_stderr(c.quiet))
+    built = [r for r in report["stage_results"] if not r["skipped"]]
+
+    def text(r: dict[str, Any]) -> str:
+        return (f"built {r['variant']}: {len(r['outputs'])} files in {r['output_dir']} "
+                f"({len(built)} stage(s) run, {len(r['stage_results']) - len(built)} up to date)")
+    emit(report, as_json, text)
 
 
 def main() -> None:

@@ -1,0 +1,207 @@
+"""What a build does, as data: the stages for one base with one set of options, their content keys,
+flags and commands. Pure: the executor (patchkit.build) runs what this returns.
+
+A stage's key is the sha256 of everything that can change its output: its inputs' pins, the
+patches' digests, flags, the toolchain, and the keys of the stages it uses. Same key, same output:
+the executor then skips the stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from patchkit.runner import Step
+from patchkit.series import Patch, Series, Toolchain
+from patchkit.sources import Artifact, Manifest
+
+PLAN_VERSION = 1  # bump when the meaning of a stage changes without its inputs changing
+
+QMAIL_USERS = (
+    # name, uid, gid; conf-users also names root (the owner of qmail's files)
+    ("root", 0, 0), ("alias", 7790, 2108), ("qmaild", 7791, 2108), ("qmaill", 7792, 2108),
+    ("qmailp", 7793, 2108), ("qmailq", 7794, 2107), ("qmailr", 7795, 2107),
+    ("qmails", 7796, 2107),
+)
+QMAIL_GROUPS = (("root", 0), ("qmail", 2107), ("nofiles", 2108))
+
+# qmail's K&R code (implicit int, implicit declarations, loose pointer types) is what gcc >= 14 and
+# clang >= 16 turn into errors; the fix is conf-cc flags, not rewriting qmail. gcc 14's C front end
+# has -fpermissive for exactly this; clang takes the individual -Wno-error= options. Older compilers
+# only warn and need nothing (gcc 12 rejects -Wno-error= options it does not know).
+CLANG_KR_FLAGS = ("-Wno-error=implicit-int", "-Wno-error=implicit-function-declaration",
+                  "-Wno-error=incompatible-pointer-types", "-Wno-error=int-conversion")
+
+
+def kr_flags(tc: Toolchain) -> tuple[str, ...]:
+    if tc.compiler == "gcc" and tc.compiler_version >= (14,):
+        return ("-fpermissive",)
+    if tc.compiler == "clang" and tc.compiler_version >= (16,):
+        return CLANG_KR_FLAGS
+    return ()
+SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-omit-frame-pointer",
+                  "-fno-sanitize-recover=undefined", "-g")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Options:
+    base: str
+    qmail_home: str = "/var/qmail"
+    dkim: bool = False
+    sanitize: bool = False
+    cc: str = "gcc"
+    cxx: str = "g++"
+    jobs: int = 2
+    optimize: str = "-O2"
+
+    @property
+    def variant(self) -> str:
+        return self.base + ("+dkim" if self.dkim else "") + ("+san" if self.sanitize else "")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceStage:
+    """Unpack an artifact, apply upstream patches, then ours."""
+
+    name: str
+    component: str
+    tree: Artifact
+    upstream: tuple[Artifact, ...]
+    patches: tuple[Patch, ...]
+    key: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompileStage:
+    """Build in a fresh copy of a source stage's tree."""
+
+    name: str
+    component: str
+    source: str  # SourceStage name
+    steps: tuple[Step, ...]
+    files: dict[str, str]  # files written into the tree before building (conf-cc...)
+    key: str
+    outputs: tuple[str, ...] = ()  # relative to the plan's root; checked before a skip
+    needs_users: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    options: Options
+    toolchain: Toolchain
+    root: Path  # workdir/<variant>
+    sources: tuple[SourceStage, ...]
+    compiles: tuple[CompileStage, ...]
+    conf: dict[str, str] = field(default_factory=dict)
+
+    def path(self, *parts: str) -> Path:
+        return self.root.joinpath(*parts)
+
+
+def key_of(*parts: object) -> str:
+    blob = json.dumps([PLAN_VERSION, *parts], sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _pin(a: Artifact) -> str:
+    return a.sha256 or a.tree or f"unpinned:{a.name}"
+
+
+def cflags(opts: Options, extra: tuple[str, ...] = ()) -> list[str]:
+    flags = [opts.optimize, "-g" if opts.sanitize else "", *extra]
+    if opts.sanitize:
+        flags += SANITIZE_FLAGS
+    return [f for f in flags if f]
+
+
+def conf_files(opts: Options, tc: Toolchain, prefix: Path) -> dict[str, str]:
+    cc = [opts.cc, *cflags(opts, kr_flags(tc))]
+    ld = [opts.cc]
+    if opts.sanitize:
+        ld += SANITIZE_FLAGS
+    else:
+        ld.append("-s")
+    if opts.dkim:
+        cc += ["-DDKIM", f"-I{prefix / 'include'}"]
+    return {
+        "conf-cc": " ".join(cc) + "\n",
+        "conf-ld": " ".join(ld) + "\n",
+        "conf-qmail": opts.qmail_home + "\n",
+    }
+
+
+def make_plan(opts: Options, series: Series, manifest: Manifest, tc: Toolchain,
+              workdir: Path) -> Plan:
+    base = series.base(opts.base)
+    root = workdir / opts.variant
+    prefix = root / "prefix"
+    jobs = f"-j{max(opts.jobs, 1)}"
+
+    def source(component: str, tree: Artifact, upstream: tuple[Artifact, ...]) -> SourceStage:
+        patches = series.select(component, base.name, tc)
+        key = key_of("source", component, _pin(tree), [_pin(u) for u in upstream],
+                     [(p.file, p.sha256, p.strip, p.eol) for p in patches])
+        return SourceStage(name=f"src-{component}", component=component, tree=tree,
+                           upstream=upstream, patches=patches, key=key)
+
+    qsrc = source("qmail", manifest.get(base.tree), tuple(manifest.get(u) for u in base.upstream))
+    srcs = [qsrc]
+    compiles: list[CompileStage] = []
+    tcd = tc.describe()
+    lib_keys: list[str] = []
+    if True:  # the libraries are always built: their own tests check every build
+        lib_flags = " ".join(cflags(opts))
+        dk = source("libdomainkeys", manifest.get(series.component("libdomainkeys").artifact), ())
+        dkim = source("libdkim", manifest.get(series.component("libdkim").artifact), ())
+        srcs += [dk, dkim]
+        dk_steps = (
+            Step(name="libdomainkeys: make", argv=("make", jobs, "libdomainkeys.a", "dktest",
+                                                   f"CC={opts.cc}", f"CFLAGS={lib_flags}"),
+                 cwd=root / "build" / "libdomainkeys"),
+            Step(name="libdomainkeys: install", argv=(
+                "sh", "-c", f"mkdir -p {prefix}/lib {prefix}/include && "
+                f"cp libdomainkeys.a {prefix}/lib/ && cp domainkeys.h dktrace.h {prefix}/include/"),
+                cwd=root / "build" / "libdomainkeys"),
+        )
+        k = key_of("compile", dk.key, dk_steps, tcd)
+        compiles.append(CompileStage(name="libdomainkeys", component="libdomainkeys",
+                                     source=dk.name, steps=dk_steps, files={}, key=k,
+                                     outputs=("build/libdomainkeys/dktest",
+                                              "prefix/lib/libdomainkeys.a")))
+        lib_keys.append(k)
+        dkim_steps = (
+            Step(name="libdkim: make", argv=("make", jobs, "-C", "src", "libdkim.a", "libdkimtest",
+                                             f"CXX={opts.cxx}", f"CXXFLAGS={lib_flags}"),
+                 cwd=root / "build" / "libdkim"),
+            Step(name="libdkim: install", argv=(
+                "sh", "-c", f"mkdir -p {prefix}/lib {prefix}/include/libdkim && "
+                f"cp src/libdkim.a {prefix}/lib/ && cp src/*.h {prefix}/include/libdkim/"),
+                cwd=root / "build" / "libdkim"),
+        )
+        k = key_of("compile", dkim.key, dkim_steps, tcd)
+        compiles.append(CompileStage(name="libdkim", component="libdkim", source=dkim.name,
+                                     steps=dkim_steps, files={}, key=k,
+                                     outputs=("build/libdkim/src/libdkimtest",
+                                              "prefix/lib/libdkim.a")))
+        lib_keys.append(k)
+    conf = conf_files(opts, tc, prefix)
+    nss = root / "nss"
+    qsteps = (
+        Step(name="qmail: make", argv=("make", "it", "man"), cwd=root / "build" / "qmail",
+             env={"LD_PRELOAD": "libnss_wrapper.so", "NSS_WRAPPER_PASSWD": str(nss / "passwd"),
+                  "NSS_WRAPPER_GROUP": str(nss / "group")}),
+    )
+    qkey = key_of("compile", qsrc.key, conf, qsteps, lib_keys, tcd)
+    compiles.append(CompileStage(name="qmail", component="qmail", source=qsrc.name, steps=qsteps,
+                                 files=conf, key=qkey, needs_users=True))
+    return Plan(options=opts, toolchain=tc, root=root, sources=tuple(srcs),
+                compiles=tuple(compiles), conf=conf)
+
+
+def users_files() -> tuple[str, str]:
+    """passwd and group files for nss_wrapper, so qmail's auto-uid/auto-gid find their users."""
+    passwd = "".join(f"{n}:x:{u}:{g}::/nonexistent:/bin/false\n" for n, u, g in QMAIL_USERS)
+    group = "".join(f"{n}:x:{g}:\n" for n, g in QMAIL_GROUPS)
+    return passwd, group
