@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from patchkit.runner import Step
-from patchkit.series import Patch, Series, Toolchain
+from patchkit.series import Base, Patch, Series, Toolchain
 from patchkit.sources import Artifact, Manifest
 
 PLAN_VERSION = 1  # bump when the meaning of a stage changes without its inputs changing
@@ -27,20 +27,11 @@ QMAIL_USERS = (
 )
 QMAIL_GROUPS = (("root", 0), ("qmail", 2107), ("nofiles", 2108))
 
-# qmail's K&R code (implicit int, implicit declarations, loose pointer types) is what gcc >= 14 and
-# clang >= 16 turn into errors; the fix is conf-cc flags, not rewriting qmail. gcc 14's C front end
-# has -fpermissive for exactly this; clang takes the individual -Wno-error= options. Older compilers
-# only warn and need nothing (gcc 12 rejects -Wno-error= options it does not know).
-CLANG_KR_FLAGS = ("-Wno-error=implicit-int", "-Wno-error=implicit-function-declaration",
-                  "-Wno-error=incompatible-pointer-types", "-Wno-error=int-conversion")
-
-
-def kr_flags(tc: Toolchain) -> tuple[str, ...]:
-    if tc.compiler == "gcc" and tc.compiler_version >= (14,):
-        return ("-fpermissive",)
-    if tc.compiler == "clang" and tc.compiler_version >= (16,):
-        return CLANG_KR_FLAGS
-    return ()
+# qmail's K&R code (implicit int, implicit declarations, old-style definitions) is what gcc >= 14
+# and clang >= 16 reject in their default C dialect, and gcc >= 15 defaults to C23, which drops
+# K&R definitions. The fix is conf-cc, not rewriting qmail: in -std=gnu89 those stay warnings for
+# every gcc and clang, so every toolchain compiles qmail in the dialect it was written in.
+KR_FLAGS = ("-std=gnu89",)
 SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-omit-frame-pointer",
                   "-fno-sanitize-recover=undefined", "-g")
 
@@ -116,8 +107,8 @@ def cflags(opts: Options, extra: tuple[str, ...] = ()) -> list[str]:
     return [f for f in flags if f]
 
 
-def conf_files(opts: Options, tc: Toolchain, prefix: Path) -> dict[str, str]:
-    cc = [opts.cc, *cflags(opts, kr_flags(tc))]
+def conf_files(opts: Options, base: Base, prefix: Path) -> dict[str, str]:
+    cc = [opts.cc, *cflags(opts, (*KR_FLAGS, *base.cflags))]
     ld = [opts.cc]
     if opts.sanitize:
         ld += SANITIZE_FLAGS
@@ -157,8 +148,9 @@ def make_plan(opts: Options, series: Series, manifest: Manifest, tc: Toolchain,
         dkim = source("libdkim", manifest.get(series.component("libdkim").artifact), ())
         srcs += [dk, dkim]
         dk_steps = (
-            Step(name="libdomainkeys: make", argv=("make", jobs, "libdomainkeys.a", "dktest",
-                                                   f"CC={opts.cc}", f"CFLAGS={lib_flags}"),
+            Step(name="libdomainkeys: make",
+                 argv=("make", jobs, "libdomainkeys.a", "domainkeys.h", "dktest", f"CC={opts.cc}",
+                       f"CFLAGS=-DBIND_8_COMPAT {lib_flags}"),
                  cwd=root / "build" / "libdomainkeys"),
             Step(name="libdomainkeys: install", argv=(
                 "sh", "-c", f"mkdir -p {prefix}/lib {prefix}/include && "
@@ -186,7 +178,7 @@ def make_plan(opts: Options, series: Series, manifest: Manifest, tc: Toolchain,
                                      outputs=("build/libdkim/src/libdkimtest",
                                               "prefix/lib/libdkim.a")))
         lib_keys.append(k)
-    conf = conf_files(opts, tc, prefix)
+    conf = conf_files(opts, base, prefix)
     nss = root / "nss"
     qsteps = (
         Step(name="qmail: make", argv=("make", "it", "man"), cwd=root / "build" / "qmail",

@@ -45,6 +45,7 @@ class Base:
     testable: bool = True
     qmailqueue: bool = False  # honours the QMAILQUEUE environment variable
     tls: bool = False  # has STARTTLS code that links against OpenSSL
+    cflags: tuple[str, ...] = ()  # defines the base's own conf-cc carries (kept in ours)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,7 +143,8 @@ def parse_series(text: str, where: str = "series.toml") -> Series:
     bases = []
     for raw in data.get("base", []):
         _only(raw, set(Base.__dataclass_fields__), f"{where} base")
-        bases.append(Base(**{**raw, "upstream": tuple(raw.get("upstream", ()))}))
+        bases.append(Base(**{**raw, "upstream": tuple(raw.get("upstream", ())),
+                             "cflags": tuple(raw.get("cflags", ()))}))
     comps = []
     for raw in data.get("component", []):
         _only(raw, set(Component.__dataclass_fields__), f"{where} component")

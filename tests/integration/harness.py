@@ -58,6 +58,14 @@ class Built:
     def bin(self, name: str) -> Path:
         return self.out / "bin" / name
 
+    def env(self, **extra: str) -> dict[str, str]:
+        """Environment for running the binaries: qmail's users come from the build's nss_wrapper
+        files (notqmail looks them up at run time; a real host has them in /etc/passwd)."""
+        nss = self.out.parent / "nss"
+        return {"PATH": "/usr/bin:/bin", "LD_PRELOAD": "libnss_wrapper.so",
+                "NSS_WRAPPER_PASSWD": str(nss / "passwd"), "NSS_WRAPPER_GROUP": str(nss / "group"),
+                "ASAN_OPTIONS": "verify_asan_link_order=0:detect_leaks=0", **extra}
+
 
 def patchkit(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     exe = Path(sys.executable).with_name("patchkit")

@@ -35,8 +35,8 @@ MESSAGE = (b"From: Alice <alice@example.org>\n"
 
 def smtpd(built: Built, home: QmailHome, dialogue: bytes,
           env: dict[str, str] | None = None) -> str:
-    e = {"PATH": "/usr/bin:/bin", "PK_QUEUE_DIR": str(home.queue), "TCPREMOTEIP": "192.0.2.7",
-         "TCPLOCALIP": "127.0.0.1", "TCPLOCALHOST": "mx.patchkit.test", **(env or {})}
+    e = built.env(PK_QUEUE_DIR=str(home.queue), TCPREMOTEIP="192.0.2.7", TCPLOCALIP="127.0.0.1",
+                  TCPLOCALHOST="mx.patchkit.test", **(env or {}))
     proc = subprocess.run([str(built.bin("qmail-smtpd"))], input=dialogue, env=e,
                           capture_output=True, timeout=60, check=False)
     return proc.stdout.decode(errors="replace")
@@ -67,7 +67,7 @@ def test_build_json_records_inputs_patches_and_outputs(built: Built) -> None:
 
 def test_showctl_reports_configured_home(built: Built, home: QmailHome) -> None:
     out = subprocess.run([str(built.bin("qmail-showctl"))], capture_output=True, text=True,
-                         timeout=30, check=False).stdout
+                         timeout=30, check=False, env=built.env()).stdout
     assert f"qmail home directory: {built.home}." in out
     assert "me: My name is mx.patchkit.test." in out
 
@@ -81,7 +81,7 @@ def test_smtpd_queues_one_message(built: Built, home: QmailHome) -> None:
     queued = home.queued()
     assert len(queued) == 1
     msg, envelope = queued[0]
-    assert msg.startswith(b"Received: from client.example.org")
+    assert msg.startswith(b"Received: from unknown (HELO client.example.org) (192.0.2.7)")
     assert msg.endswith(MESSAGE)  # dot-unstuffed, LF line ends
     assert envelope == b"Falice@example.org\0Tbob@example.test\0\0"
 
@@ -94,7 +94,7 @@ def test_smtpd_tells_client_to_retry_when_queue_fails(built: Built, home: QmailH
 def qmail_remote(built: Built, host: str, sender: str, rcpts: list[str],
                  msg: bytes) -> bytes:
     proc = subprocess.run([str(built.bin("qmail-remote")), host, sender, *rcpts], input=msg,
-                          capture_output=True, timeout=60, check=False, env={"PATH": "/usr/bin"})
+                          capture_output=True, timeout=60, check=False, env=built.env())
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 

@@ -107,7 +107,7 @@ def _variant(spec: Spec, path: str, kind: str | None = None, payload: bytes | st
         pytest.param(_variant(TREE, "docs/README", rename="docs/README.txt"), id="renamed"),
         pytest.param(_variant(TREE, "src/hello.c", rename="hello.c"), id="moved"),
         pytest.param(_variant(TREE, "README", payload="docs/../docs/README"), id="link-target"),
-        pytest.param(TREE + [("docs/extra", "f", b"")], id="file-added"),
+        pytest.param([*TREE, ("docs/extra", "f", b"")], id="file-added"),
         pytest.param(TREE[:-1], id="file-removed"),
     ],
 )
