@@ -4,15 +4,17 @@ return; tests call them directly."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from patchkit.build import Log, collect, execute, run_source
 from patchkit.cache import Cache, Verdict
-from patchkit.digest import sha256_file
+from patchkit.digest import sha256_file, tree_digest_of_dir
 from patchkit.errors import ConfigError, VerificationError
 from patchkit.fetch import FetchPolicy, Progress, fetch_artifact
 from patchkit.plan import Options, Plan, make_plan
+from patchkit.render import render, template_root
 from patchkit.runner import capture
 from patchkit.series import Toolchain, load_series
 from patchkit.sources import Artifact, Manifest, load_manifest
@@ -99,7 +101,22 @@ def default_workdir() -> Path:
 
 def make_build_plan(opts: Options, workdir: Path, toolchain: Toolchain | None = None) -> Plan:
     tc = toolchain or detect_toolchain(opts.cc)
-    return make_plan(opts, load_series(), load_manifest(), tc, workdir)
+    return make_plan(opts, load_series(), load_manifest(), tc, workdir,
+                     templates_key=templates_key() if opts.dkim else "")
+
+
+def templates_key() -> str:
+    root = template_root()
+    if not (root / "hooks.toml").is_file():
+        raise ConfigError(f"no DKIM templates in {root}", "reinstall patchkit")
+    return tree_digest_of_dir(root)
+
+
+def render_patch(opts: Options, cache: Cache, workdir: Path, *, say: Log) -> str:
+    """The DKIM patch for opts.base, rendered against the base's prepared tree (without it)."""
+    plain = replace(opts, dkim=False)
+    tree = prepare(plain, cache, workdir, say=say)
+    return render(tree, opts.base, opts.render)
 
 
 def _inputs(plan: Plan, cache: Cache) -> list[dict[str, Any]]:
@@ -129,7 +146,7 @@ def prepare(opts: Options, cache: Cache, workdir: Path, *, say: Log) -> Path:
     _require_inputs(plan, cache)
     for st in plan.sources:
         say(f"{st.name}: unpacking {st.tree.filename} and applying "
-            f"{len(st.upstream) + len(st.patches)} patch(es)")
+            f"{len(st.upstream) + len(st.patches) + (st.render is not None)} patch(es)")
         run_source(plan, st, cache)
     return plan.path("src", "qmail")
 

@@ -20,6 +20,7 @@ from patchkit.cache import Cache
 from patchkit.digest import sha256_file
 from patchkit.errors import BuildFailed
 from patchkit.plan import CompileStage, Plan, SourceStage, users_files
+from patchkit.render import render
 from patchkit.runner import run_step
 from patchkit.series import verify_patch
 from patchkit.unpack import unpack
@@ -82,6 +83,10 @@ def run_source(plan: Plan, st: SourceStage, cache: Cache) -> Path:
         apply_patch_file(cache.require(up), dest, strip=1, crlf=False, name=up.filename)
     for p in st.patches:
         apply_patch_file(verify_patch(p), dest, strip=p.strip, crlf=p.eol == "crlf", name=p.file)
+    if st.render is not None:
+        text = render(dest, plan.options.base, st.render)
+        plan.path("dkim.patch").write_text(text, encoding=diffs.ENCODING)
+        diffs.apply(diffs.parse(text, name="dkim.patch"), dest, name="dkim.patch")
     if st.component == "qmail":
         for rel, text in plan.conf.items():
             (dest / rel).write_text(text)
@@ -163,6 +168,7 @@ def collect(plan: Plan, outdir: Path, inputs: list[dict[str, Any]],
     files = installed_files(tree)
     if outdir.exists():
         shutil.rmtree(outdir)
+    outdir.mkdir(parents=True)
     outputs: dict[str, str] = {}
     missing = []
     for rel in files:
@@ -179,6 +185,13 @@ def collect(plan: Plan, outdir: Path, inputs: list[dict[str, Any]],
         raise BuildFailed(f"the build did not produce {', '.join(missing[:5])}",
                           f"see {plan.path('logs', 'qmail.log')}")
     opts = plan.options
+    patches = [{"component": st.component, "file": p.file, "sha256": p.sha256}
+               for st in plan.sources for p in st.patches]
+    rendered = plan.path("dkim.patch")
+    if opts.dkim and rendered.is_file():
+        shutil.copy2(rendered, outdir / "dkim.patch")
+        patches.append({"component": "qmail", "file": "dkim.patch (rendered)",
+                        "sha256": sha256_file(rendered)})
     manifest = {
         "patchkit_build": 1,
         "base": opts.base,
@@ -187,10 +200,8 @@ def collect(plan: Plan, outdir: Path, inputs: list[dict[str, Any]],
                     "sanitize": opts.sanitize, "cc": opts.cc, "cxx": opts.cxx},
         "toolchain": plan.toolchain.describe(),
         "inputs": inputs,
-        "patches": [
-            {"component": st.component, "file": p.file, "sha256": p.sha256}
-            for st in plan.sources for p in st.patches
-        ],
+        "patches": patches,
+        "dkim_options": opts.render.describe() if opts.dkim else None,
         "flags": {k: v.strip() for k, v in plan.conf.items()},
         "stages": {r.name: r.key for r in results},
         "outputs": outputs,

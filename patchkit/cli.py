@@ -16,8 +16,17 @@ import click
 from patchkit import api
 from patchkit.build import say_stderr
 from patchkit.cache import Cache, Verdict, default_distdir
+from patchkit.dkimspec import (
+    DEFAULT_SIGN_HEADERS,
+    DK_CANONS,
+    DKIM_ALGORITHMS,
+    DKIM_CANONS,
+    RenderOptions,
+)
 from patchkit.errors import EXIT_CODES, PatchkitError
 from patchkit.fetch import terminal_progress
+from patchkit.keygen import BITS
+from patchkit.keygen import keygen as make_key
 from patchkit.plan import Options
 from patchkit.sources import Artifact
 
@@ -54,7 +63,7 @@ class PatchkitGroup(click.Group):
             click.echo("interrupted", err=True)
             ctx.exit(130)
 
-EPILOG = "Exit codes:\n\n" + "\n".join(f"  {k:>2}  {v}\n" for k, v in sorted(EXIT_CODES.items()))
+EPILOG = "Exit codes:\n\n\b\n" + "\n".join(f"{k:>3}  {v}" for k, v in sorted(EXIT_CODES.items()))
 
 
 @click.group(cls=PatchkitGroup, epilog=EPILOG)
@@ -189,6 +198,34 @@ def sources_add_git(c: Ctx, gitdir: Path, ref: str, name: str, as_json: bool) ->
          as_json, lambda d: f"{d['name']}: {d['status']} ({d['verified_by']}) -> {d['path']}")
 
 
+dkim_options = [
+    click.option("--dkim-sign/--no-dkim-sign", default=True, show_default=True,
+                 help="qmail-remote adds a DKIM-Signature (libdkim)."),
+    click.option("--dk-sign/--no-dk-sign", default=True, show_default=True,
+                 help="qmail-remote adds a DomainKey-Signature (libdomainkeys)."),
+    click.option("--dkim-algorithm", type=click.Choice(DKIM_ALGORITHMS), default="rsa-sha256",
+                 show_default=True),
+    click.option("--dkim-canon", type=click.Choice(DKIM_CANONS), default="relaxed/relaxed",
+                 show_default=True, help="DKIM header/body canonicalization."),
+    click.option("--dk-canon", type=click.Choice(DK_CANONS), default="nofws", show_default=True,
+                 help="DomainKeys canonicalization."),
+    click.option("--sign-headers", default=":".join(DEFAULT_SIGN_HEADERS), show_default=False,
+                 help="Colon-separated header names to sign (default: From, Subject, Date, "
+                      "Message-ID, To, Cc, MIME and list headers...)."),
+    click.option("--authserv-id", default="",
+                 help="authserv-id of Authentication-Results [default: control/me at run time]."),
+]
+
+
+def render_options_from(kw: dict[str, Any]) -> RenderOptions:
+    return RenderOptions(
+        dkim_sign=kw["dkim_sign"], dk_sign=kw["dk_sign"], dkim_algorithm=kw["dkim_algorithm"],
+        dkim_canon=kw["dkim_canon"], dk_canon=kw["dk_canon"],
+        sign_headers=tuple(h.strip() for h in kw["sign_headers"].split(":") if h.strip()),
+        authserv_id=kw["authserv_id"],
+    ).validate()
+
+
 def build_options(f: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
         click.option("--base", required=True, help="qmail base: qmail-1.03, jms1-7.10, jms1-7.08, "
@@ -204,6 +241,7 @@ def build_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("-j", "--jobs", type=int, default=os.cpu_count() or 1, show_default=True),
         click.option("--workdir", type=click.Path(path_type=Path), default=Path("build"),
                      show_default=True, help="Where trees are unpacked and built."),
+        *dkim_options,
     ]
     for o in reversed(opts):
         f = o(f)
@@ -212,7 +250,47 @@ def build_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def options_from(kw: dict[str, Any]) -> Options:
     return Options(base=kw["base"], qmail_home=kw["qmail_home"], dkim=kw["dkim"],
-                   sanitize=kw["sanitize"], cc=kw["cc"], cxx=kw["cxx"], jobs=kw["jobs"])
+                   sanitize=kw["sanitize"], cc=kw["cc"], cxx=kw["cxx"], jobs=kw["jobs"],
+                   render=render_options_from(kw))
+
+
+@cli.command()
+@build_options
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the patch here [default: standard output].")
+@pass_ctx
+def render(c: Ctx, /, output: Path | None, **kw: Any) -> None:
+    """Render the DKIM/DomainKeys patch for a base against its prepared tree."""
+    text = api.render_patch(options_from(kw), c.cache, kw["workdir"], say=say_stderr(c.quiet))
+    data = text.encode("latin-1")
+    if output is None:
+        sys.stdout.buffer.write(data)
+        return
+    tmp = output.with_name(output.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, output)
+    if not c.quiet:
+        click.echo(f"wrote {output} ({len(data)} bytes; apply with patch -p1 in the prepared "
+                   "tree)", err=True)
+
+
+@cli.command()
+@click.argument("domain")
+@click.option("--selector", default="default", show_default=True)
+@click.option("--bits", type=click.Choice([str(b) for b in BITS]), default="2048",
+              show_default=True)
+@click.option("--keydir", type=click.Path(path_type=Path), default=Path("/etc/domainkeys"),
+              show_default=True, help="control/dksign then names KEYDIR/%/SELECTOR.")
+@click.option("--force", is_flag=True, help="Replace an existing key.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def keygen(domain: str, selector: str, bits: str, keydir: Path, force: bool,
+           as_json: bool) -> None:
+    """Make a signing key for DOMAIN and the DNS TXT records to publish (like dknewkey)."""
+    k = make_key(domain, selector=selector, bits=int(bits), keydir=keydir, force=force)
+    emit({"private_key": str(k.private), "public_records": str(k.public),
+          "dkim_record": k.dkim_record, "domainkeys_record": k.dk_record}, as_json,
+         lambda d: f"private key: {d['private_key']}\nDNS records: {d['public_records']}\n"
+                   + k.public.read_text())
 
 
 @cli.command()
@@ -226,21 +304,41 @@ def prepare(c: Ctx, /, **kw: Any) -> None:
 
 @cli.command()
 @build_options
-@click.option("--backend", type=click.Choice(["local"]), default="local", show_default=True,
-              help="Where to build.")
+@click.option("--backend", type=click.Choice(["local", "docker"]), default="local",
+              show_default=True, help="Where to build: this machine, or a container.")
+@click.option("--suite", type=click.Choice(["bookworm", "trixie"]), default="bookworm",
+              show_default=True, help="Debian suite of the build image (docker backend).")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Output directory [default: WORKDIR/VARIANT/out].")
 @click.option("--json", "as_json", is_flag=True, help="Print build.json to stdout.")
 @pass_ctx
-def build(c: Ctx, /, backend: str, output: Path | None, as_json: bool, **kw: Any) -> None:
+def build(c: Ctx, /, backend: str, suite: str, output: Path | None, as_json: bool,
+          **kw: Any) -> None:
     """Build a base: libraries into a private prefix, then qmail; outputs and build.json."""
-    report = api.build(options_from(kw), c.cache, kw["workdir"], output, say=say_stderr(c.quiet))
+    if backend == "docker":
+        from patchkit import dockerbuild  # the Docker SDK is imported only down that path
+
+        report = dockerbuild.build(options_from(kw), c.cache, kw["workdir"], output, suite=suite,
+                                   say=say_stderr(c.quiet))
+    else:
+        report = api.build(options_from(kw), c.cache, kw["workdir"], output,
+                           say=say_stderr(c.quiet))
     built = [r for r in report["stage_results"] if not r["skipped"]]
 
     def text(r: dict[str, Any]) -> str:
         return (f"built {r['variant']}: {len(r['outputs'])} files in {r['output_dir']} "
                 f"({len(built)} stage(s) run, {len(r['stage_results']) - len(built)} up to date)")
     emit(report, as_json, text)
+
+
+def _register_extensions() -> None:
+    """Command groups that live in their own modules (imported lazily inside their commands)."""
+    from patchkit import cli_docker
+
+    cli_docker.register(cli)
+
+
+_register_extensions()
 
 
 def main() -> None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from patchkit.dkimspec import RenderOptions
 from patchkit.runner import Step
 from patchkit.series import Base, Patch, Series, Toolchain
 from patchkit.sources import Artifact, Manifest
@@ -32,6 +34,9 @@ QMAIL_GROUPS = (("root", 0), ("qmail", 2107), ("nofiles", 2108))
 # K&R definitions. The fix is conf-cc, not rewriting qmail: in -std=gnu89 those stay warnings for
 # every gcc and clang, so every toolchain compiles qmail in the dialect it was written in.
 KR_FLAGS = ("-std=gnu89",)
+# What qmail-remote and qmail-smtpd link with -DDKIM: our private static libraries (no shared
+# library to find at run time: "Unable to run qmail-remote" was that), libdkim's C++ runtime.
+DKIM_LIBS = ("-L{lib}", "-ldkim", "-ldomainkeys", "-lcrypto", "-lresolv", "-lstdc++")
 SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-omit-frame-pointer",
                   "-fno-sanitize-recover=undefined", "-g")
 
@@ -46,6 +51,7 @@ class Options:
     cxx: str = "g++"
     jobs: int = 2
     optimize: str = "-O2"
+    render: RenderOptions = field(default_factory=RenderOptions)  # used when dkim is set
 
     @property
     def variant(self) -> str:
@@ -62,6 +68,7 @@ class SourceStage:
     upstream: tuple[Artifact, ...]
     patches: tuple[Patch, ...]
     key: str
+    render: RenderOptions | None = None  # render and apply the DKIM patch after the patches
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,30 +121,34 @@ def conf_files(opts: Options, base: Base, prefix: Path) -> dict[str, str]:
         ld += SANITIZE_FLAGS
     else:
         ld.append("-s")
+    files = {"conf-qmail": opts.qmail_home + "\n"}
     if opts.dkim:
-        cc += ["-DDKIM", f"-I{prefix / 'include'}"]
-    return {
-        "conf-cc": " ".join(cc) + "\n",
-        "conf-ld": " ".join(ld) + "\n",
-        "conf-qmail": opts.qmail_home + "\n",
-    }
+        cc += ["-DDKIM", f"-I{prefix / 'include'}", f"-I{prefix / 'include' / 'libdkim'}"]
+        files["conf-dkim"] = " ".join(DKIM_LIBS).format(lib=prefix / "lib") + "\n"
+    files["conf-cc"] = " ".join(cc) + "\n"
+    files["conf-ld"] = " ".join(ld) + "\n"
+    return dict(sorted(files.items()))
 
 
 def make_plan(opts: Options, series: Series, manifest: Manifest, tc: Toolchain,
-              workdir: Path) -> Plan:
+              workdir: Path, templates_key: str = "") -> Plan:
+    """templates_key: digest of templates/dkim (the DKIM patch is rendered from it)."""
     base = series.base(opts.base)
     root = workdir / opts.variant
     prefix = root / "prefix"
     jobs = f"-j{max(opts.jobs, 1)}"
 
-    def source(component: str, tree: Artifact, upstream: tuple[Artifact, ...]) -> SourceStage:
+    def source(component: str, tree: Artifact, upstream: tuple[Artifact, ...],
+               render: RenderOptions | None = None) -> SourceStage:
         patches = series.select(component, base.name, tc)
         key = key_of("source", component, _pin(tree), [_pin(u) for u in upstream],
-                     [(p.file, p.sha256, p.strip, p.eol) for p in patches])
+                     [(p.file, p.sha256, p.strip, p.eol) for p in patches],
+                     render.describe() if render else None, templates_key if render else None)
         return SourceStage(name=f"src-{component}", component=component, tree=tree,
-                           upstream=upstream, patches=patches, key=key)
+                           upstream=upstream, patches=patches, key=key, render=render)
 
-    qsrc = source("qmail", manifest.get(base.tree), tuple(manifest.get(u) for u in base.upstream))
+    qsrc = source("qmail", manifest.get(base.tree), tuple(manifest.get(u) for u in base.upstream),
+                  opts.render.validate() if opts.dkim else None)
     srcs = [qsrc]
     compiles: list[CompileStage] = []
     tcd = tc.describe()
@@ -151,6 +162,9 @@ def make_plan(opts: Options, series: Series, manifest: Manifest, tc: Toolchain,
             Step(name="libdomainkeys: make",
                  argv=("make", jobs, "libdomainkeys.a", "domainkeys.h", "dktest", f"CC={opts.cc}",
                        f"CFLAGS=-DBIND_8_COMPAT {lib_flags}"),
+                 cwd=root / "build" / "libdomainkeys"),
+            Step(name="libdomainkeys: check (upstream's test cases)",
+                 argv=(sys.executable, "-m", "patchkit.checks", "libdomainkeys", "."),
                  cwd=root / "build" / "libdomainkeys"),
             Step(name="libdomainkeys: install", argv=(
                 "sh", "-c", f"mkdir -p {prefix}/lib {prefix}/include && "
@@ -166,6 +180,9 @@ def make_plan(opts: Options, series: Series, manifest: Manifest, tc: Toolchain,
         dkim_steps = (
             Step(name="libdkim: make", argv=("make", jobs, "-C", "src", "libdkim.a", "libdkimtest",
                                              f"CXX={opts.cxx}", f"CXXFLAGS={lib_flags}"),
+                 cwd=root / "build" / "libdkim"),
+            Step(name="libdkim: check (libdkimtest signs and verifies)",
+                 argv=(sys.executable, "-m", "patchkit.checks", "libdkim", "."),
                  cwd=root / "build" / "libdkim"),
             Step(name="libdkim: install", argv=(
                 "sh", "-c", f"mkdir -p {prefix}/lib {prefix}/include/libdkim && "

@@ -286,6 +286,20 @@ def test_stale_unpacking_dir_is_replaced(tmp_path: Path) -> None:
     assert (tmp_path / "dest" / "Makefile").is_file()
 
 
+def test_failure_while_writing_leaves_nothing(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = write_targz(tmp_path / "a.tar.gz", TREE)
+
+    def no_space(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(unpack.os, "symlink", no_space)
+    dest = tmp_path / "dest"
+    with pytest.raises(OSError, match="No space"):
+        unpack.unpack(archive, dest)
+    _assert_nothing_left(tmp_path, archive, dest)
+
+
 def test_tar_bytes_members_reads_an_in_memory_tar() -> None:
     members = unpack.tar_bytes_members(tar_bytes(TREE, top="t", compress=False))
     by_path = {m.path: m for m in members}
