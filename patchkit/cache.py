@@ -16,6 +16,8 @@ import os
 import shutil
 import tarfile
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +31,7 @@ from patchkit.digest import (
 )
 from patchkit.errors import ConfigError, SourceUnavailable, UnsafeArchive, VerificationError
 from patchkit.sources import Artifact
-from patchkit.unpack import FIXED_MTIME, Member
+from patchkit.unpack import FIXED_MTIME, Member, strip_top
 
 TRUST_FILE = "trust.lock.json"
 
@@ -73,7 +75,8 @@ def check_file(artifact: Artifact, path: Path, trusted: dict[str, str] | None = 
     if artifact.tree:
         try:
             tree = tree_digest_of_archive(path)
-        except (UnsafeArchive, OSError, EOFError, tarfile.TarError) as e:
+        except (UnsafeArchive, OSError, EOFError, ValueError, tarfile.TarError,
+                zipfile.BadZipFile, zlib.error) as e:
             tree = f"(not a readable archive: {e})"
         if tree == artifact.tree:
             return Verdict(name=artifact.name, status="ok", how="tree", path=path)
@@ -166,9 +169,9 @@ class Cache:
     def adopt(self, artifact: Artifact, tmp: Path, *, trust_on_first_use: bool) -> Verdict:
         """Verify a complete file outside the cache and move it in; on failure delete it."""
         try:
-            if not artifact.pinned and trust_on_first_use:
-                got = sha256_file(tmp)
-                self.record_trust(artifact, got)
+            if not artifact.pinned and trust_on_first_use and artifact.name not in self.trusted():
+                # first use only: a later, different file must not quietly replace the trust
+                self.record_trust(artifact, sha256_file(tmp))
             verdict = check_file(artifact, tmp, self.trusted())
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -204,7 +207,7 @@ class Cache:
                 f"check the ref (the manifest names {artifact.git_ref or 'none'})",
             )
         tmp = self.staging(artifact)
-        tmp.write_bytes(deterministic_targz(members, top=artifact.name))
+        tmp.write_bytes(deterministic_targz(strip_top(members), top=artifact.name))
         return self.adopt(artifact, tmp, trust_on_first_use=False)
 
 

@@ -66,11 +66,17 @@ def _artifact(raw: dict[str, Any], where: str) -> Artifact:
         if key not in raw:
             raise ConfigError(f"{where}: missing {key!r}", "every artifact needs it")
     name = raw["name"]
+    for key in ("name", "version", "kind", "filename", "sha256", "tree", "md5", "unpinned",
+                "git_ref", "git_repo"):
+        if key in raw and not isinstance(raw[key], str):
+            raise ConfigError(f"{where}: {key} must be a string", "fix the manifest")
+    if "size" in raw and (not isinstance(raw["size"], int) or raw["size"] <= 0):
+        raise ConfigError(f"{where}: size must be a positive integer", "fix the manifest")
     if raw["kind"] not in KINDS:
         raise ConfigError(f"{name}: kind must be one of {KINDS}", "fix the manifest")
     if not raw["urls"] or not all(isinstance(u, str) and "://" in u for u in raw["urls"]):
         raise ConfigError(f"{name}: urls must be a non-empty list of URLs", "fix the manifest")
-    if "/" in raw["filename"] or raw["filename"].startswith("."):
+    if not raw["filename"] or "/" in raw["filename"] or raw["filename"].startswith("."):
         raise ConfigError(f"{name}: filename must be a plain file name", "fix the manifest")
     sha = raw.get("sha256")
     if sha is not None and not _HEX64.match(sha):

@@ -49,7 +49,6 @@ def _tar_members(tar: tarfile.TarFile) -> list[Member]:
         if m.isdir():
             out.append(Member(path=rel, kind="d"))
         elif m.issym():
-            _check_link(rel, m.linkname)
             out.append(Member(path=rel, kind="l", target=m.linkname))
         elif m.isreg():
             data = tar.extractfile(m)
@@ -77,9 +76,7 @@ def _zip_members(path: Path) -> list[Member]:
                 continue
             data = z.read(info)
             if mode & 0o170000 == ZIP_SYMLINK:
-                target = data.decode()
-                _check_link(rel, target)
-                out.append(Member(path=rel, kind="l", target=target))
+                out.append(Member(path=rel, kind="l", target=data.decode()))
             elif mode & 0o170000 not in (0, 0o100000):
                 raise UnsafeArchive(f"special file {rel!r} in archive", "refusing devices/fifos")
             else:
@@ -87,7 +84,7 @@ def _zip_members(path: Path) -> list[Member]:
     return out
 
 
-def _strip_top(members: list[Member]) -> list[Member]:
+def strip_top(members: list[Member]) -> list[Member]:
     content = [m for m in members if m.kind != "d"]
     tops = {m.path.split("/", 1)[0] for m in members}
     if len(tops) == 1 and content and all("/" in m.path for m in content):
@@ -103,8 +100,12 @@ def _strip_top(members: list[Member]) -> list[Member]:
 
 
 def write_members(members: list[Member], dest: Path) -> None:
-    """Write checked members into dest, which must not exist yet."""
+    """Write members into dest, which must not exist yet; refuses links that leave the tree
+    (lexically, and once written, as the kernel resolves them through the other links)."""
     seen: set[str] = set()
+    for m in members:
+        if m.kind == "l":
+            _check_link(m.path, m.target)
     for m in members:
         if m.kind != "d" and m.path in seen:
             raise UnsafeArchive(f"duplicate member {m.path!r}", "the archive is malformed")
@@ -125,12 +126,21 @@ def write_members(members: list[Member], dest: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         if m.kind == "l":
             os.symlink(m.target, target)
+            os.utime(target, (FIXED_MTIME, FIXED_MTIME), follow_symlinks=False)
             continue
         target.write_bytes(m.data)
         os.chmod(target, 0o755 if m.kind == "x" else 0o644)
         os.utime(target, (FIXED_MTIME, FIXED_MTIME))
-    for dirpath, _dirs, _files in os.walk(dest):
+    root = os.path.realpath(dest)
+    for m in members:
+        if m.kind == "l":
+            real = os.path.realpath(dest / m.path)
+            if real != root and not real.startswith(root + os.sep):
+                raise UnsafeArchive(f"link {m.path!r} -> {m.target!r} resolves outside the tree",
+                                    "refusing to unpack")
+    for dirpath, _dirs, _files in os.walk(dest, topdown=False):
         os.chmod(dirpath, 0o755)
+        os.utime(dirpath, (FIXED_MTIME, FIXED_MTIME))
 
 
 def archive_members(archive: Path) -> list[Member]:
@@ -146,7 +156,7 @@ def archive_members(archive: Path) -> list[Member]:
 
 def unpack(archive: Path, dest: Path) -> None:
     """Unpack archive into dest (created; must not exist), stripping a single top directory."""
-    members = _strip_top(archive_members(archive))
+    members = strip_top(archive_members(archive))
     tmp = dest.with_name(dest.name + ".unpacking")
     if tmp.exists():
         shutil.rmtree(tmp)

@@ -164,12 +164,6 @@ def test_verify_corrupt_trust_file_is_a_config_error(c: cache.Cache) -> None:
         c.verify(a)
 
 
-@pytest.mark.xfail(
-    reason="bug: cache.py check_file catches (UnsafeArchive, OSError, EOFError, TarError) around "
-    "tree_digest_of_archive but not zipfile.BadZipFile (nor zlib.error), so verifying a corrupt "
-    "cached zip with a tree pin (like libdkim-1.0.19.zip) raises instead of reporting 'bad'",
-    strict=True,
-)
 def test_verify_corrupt_zip_is_bad_not_a_crash(tmp_path: Path, c: cache.Cache) -> None:
     spec = [("a.txt", "f", b"first file"), ("b.txt", "f", b"second file")]
     a = artifact("z-1", kind="archive", filename="z-1.zip", tree=expected_digest(spec))
@@ -239,13 +233,6 @@ def test_trust_flag_does_not_weaken_a_pin(tmp_path: Path, c: cache.Cache) -> Non
     assert not (c.root / cache.TRUST_FILE).exists()
 
 
-@pytest.mark.xfail(
-    reason="bug (trust semantics): cache.py Cache.adopt calls record_trust whenever the flag is "
-    "given, overwriting an existing trust.lock.json entry, so re-adding (or re-fetching) a "
-    "DIFFERENT file with --trust-on-first-use silently re-trusts it; check_file's own hint says "
-    "the entry should only be removed deliberately",
-    strict=True,
-)
 def test_trust_on_first_use_only_trusts_the_first_use(tmp_path: Path, c: cache.Cache) -> None:
     a = unpinned()
     c.add_file(a, src(tmp_path), trust_on_first_use=True)
@@ -301,13 +288,6 @@ def test_add_tree_writes_a_deterministic_verifiable_tarball(tmp_path: Path,
     assert again == first  # same tree in any member order -> the same bytes
 
 
-@pytest.mark.xfail(
-    reason="bug: cache.py Cache.add_tree checks tree_digest() of the members (which strips their "
-    "single top directory) but deterministic_targz() writes them unstripped under another top "
-    "('pkg/t/Makefile'), so the tarball it just wrote fails its own pin in adopt(): a git tree "
-    "that keeps the release under one directory can never be added",
-    strict=True,
-)
 def test_add_tree_accepts_members_under_a_single_top(c: cache.Cache) -> None:
     a = artifact("pkg", kind="archive", filename="pkg.tar.gz", tree=expected_digest(TREE))
     v = c.add_tree(a, _members("t"), "origin")

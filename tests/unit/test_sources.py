@@ -135,21 +135,11 @@ def test_load_manifest_from_a_path(tmp_path: Path) -> None:
         sources.load_manifest(p)
 
 
-@pytest.mark.xfail(
-    reason="bug: sources.py _artifact does not type-check sha256 (nor tree): "
-    "_HEX64.match(123) raises TypeError, an internal error instead of ConfigError",
-    strict=True,
-)
 def test_non_string_sha256_is_a_config_error() -> None:
     with pytest.raises(ConfigError):
         sources.parse_manifest(_toml(sha256=123))
 
 
-@pytest.mark.xfail(
-    reason="bug: sources.py _artifact accepts filename = \"\" (only '/' and a leading '.' are "
-    "refused); Cache.path() then names the cache directory itself",
-    strict=True,
-)
 def test_empty_filename_is_a_config_error() -> None:
     with pytest.raises(ConfigError):
         sources.parse_manifest(_toml(filename=""))

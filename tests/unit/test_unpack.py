@@ -119,12 +119,6 @@ def _links_stay_inside(dest: Path) -> list[str]:
     return escapes
 
 
-@pytest.mark.xfail(
-    reason="bug: unpack.py _tar_members/_zip_members call _check_link on the member path BEFORE "
-    "_strip_top removes the top directory, so 'top/evil -> ../outside' passes the check and, once "
-    "stripped, lands as dest/evil -> ../outside, pointing outside the tree",
-    strict=True,
-)
 def test_symlink_escaping_only_after_top_dir_strip_is_refused(tmp_path: Path) -> None:
     archive = raw_tar(tmp_path / "evil.tar.gz",
                       [tinfo("top/ok"), tinfo("top/evil", "l", link="../outside")])
@@ -137,12 +131,6 @@ def test_symlink_escaping_only_after_top_dir_strip_is_refused(tmp_path: Path) ->
     assert _links_stay_inside(dest) == []
 
 
-@pytest.mark.xfail(
-    reason="bug: unpack.py _check_link resolves link targets lexically (posixpath.normpath), "
-    "ignoring links inside the tree: 'd/sub -> ..' plus 'd/x -> sub/..' each look harmless, but "
-    "d/x resolves to the parent of dest",
-    strict=True,
-)
 def test_symlink_chain_escaping_the_tree_is_refused(tmp_path: Path) -> None:
     archive = raw_tar(tmp_path / "evil.tar.gz", [
         tinfo("a.txt"), tinfo("d/sub", "l", link=".."), tinfo("d/x", "l", link="sub/.."),
@@ -249,12 +237,6 @@ def test_two_unpacks_are_identical(tmp_path: Path) -> None:
         "docs": 0o755, "src": 0o755}
 
 
-@pytest.mark.xfail(
-    reason="bug: unpack.py write_members sets FIXED_MTIME only on regular files; directories "
-    "keep the time of the unpack, so two unpacks of one archive differ (module docstring: "
-    "'Everything written gets ... a fixed mtime')",
-    strict=True,
-)
 def test_directories_get_the_fixed_mtime(tmp_path: Path) -> None:
     archive = write_targz(tmp_path / "a.tar.gz", TREE)
     dest = tmp_path / "dest"
@@ -263,11 +245,6 @@ def test_directories_get_the_fixed_mtime(tmp_path: Path) -> None:
         assert d.stat().st_mtime == unpack.FIXED_MTIME, d
 
 
-@pytest.mark.xfail(
-    reason="bug: unpack.py write_members never sets the mtime of a symlink (it would need "
-    "os.utime(..., follow_symlinks=False)), so links keep the time of the unpack",
-    strict=True,
-)
 def test_symlinks_get_the_fixed_mtime(tmp_path: Path) -> None:
     archive = write_targz(tmp_path / "a.tar.gz", TREE)
     dest = tmp_path / "dest"
