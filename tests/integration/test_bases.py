@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from harness import (
+    STANDIN,
     Built,
     QmailHome,
     build_base,
@@ -20,6 +21,8 @@ from harness import (
     workdir,
 )
 from smtpsink import Sink
+
+from patchkit.series import load_series
 
 pytestmark = [pytest.mark.upstream, pytest.mark.slow]
 
@@ -152,3 +155,20 @@ def test_prepare_leaves_configured_tree(tmp_path: Path) -> None:
     assert (tree / "qmail-smtpd.c").is_file()
     assert not list(tree.glob("*.o"))  # prepared, not built
     assert os.access(tree / "Makefile", os.R_OK)
+
+
+def test_smtpd_honours_qmailqueue_where_the_base_has_it(built: Built, home: QmailHome,
+                                                        tmp_path: Path) -> None:
+    other = tmp_path / "other-queue"
+    other.mkdir()
+    script = tmp_path / "qq"
+    script.write_text(f"#!/bin/sh\nPK_QUEUE_DIR={other} exec {STANDIN}\n")
+    script.chmod(0o755)
+    out = smtpd(built, home, smtp_session(MESSAGE), env={"QMAILQUEUE": str(script)})
+    assert out.splitlines()[-2].startswith("250"), out
+    via_env = len(list(other.glob("*.msg")))
+    via_home = len(home.queued())
+    if load_series().base(built.base).qmailqueue:
+        assert (via_env, via_home) == (1, 0)
+    else:
+        assert (via_env, via_home) == (0, 1)
