@@ -71,7 +71,7 @@ def main() -> None:
         argv = [exe, "-q", "build", "--base", args.base, "--workdir", str(t / "w"), "--json"]
         if args.dkim:
             argv.append("--dkim")
-        cold, report = run(argv, env)
+        cold, _ = run(argv, env)
         cold_cc, cold_q = count(log)
         warm, report2 = run(argv, env)
         total_cc, total_q = count(log)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Literal
 
 from dnslib import EDNS0, QTYPE, RCODE, RR, TXT, DNSHeader, DNSRecord
+from netns import write_resolv_conf
 
 Kind = Literal["txt", "nxdomain", "servfail", "drop"]
 Transport = Literal["udp", "tcp"]
@@ -139,11 +140,12 @@ class DNSServer:
     port: int = 53
     default: Kind = "nxdomain"
     ttl: int = 60
-    queries: list[Query] = field(default_factory=list)
-    _names: dict[str, Behaviour] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _servers: list[socketserver.BaseServer] = field(default_factory=list)
-    _threads: list[threading.Thread] = field(default_factory=list)
+    queries: list[Query] = field(default_factory=list, init=False)  # every query, in order
+    _names: dict[str, Behaviour] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _servers: list[socketserver.BaseServer] = field(default_factory=list, init=False,
+                                                    repr=False)
+    _threads: list[threading.Thread] = field(default_factory=list, init=False, repr=False)
 
     # --- behaviour per name ---------------------------------------------------------------
     def txt(self, name: str, *records: TxtRecord) -> None:
@@ -281,8 +283,6 @@ class DNSServer:
     def resolv_conf(self, directory: Path, *, timeout: int = 1, attempts: int = 1) -> Path:
         """Write DIRECTORY/resolv.conf pointing at this server (port 53 only: resolv.conf cannot
         name a port) and return its path."""
-        from netns import write_resolv_conf
-
         if self.port != 53:
             raise ValueError(f"resolv.conf cannot point at port {self.port}")
         return write_resolv_conf(directory / "resolv.conf", self.address, timeout=timeout,

@@ -43,7 +43,7 @@ def isolation_problem() -> str | None:
     if os.geteuid() != 0:
         return "needs root (a private mount namespace over /etc/resolv.conf): run the tests as root"
     if shutil.which("unshare") is None or shutil.which("mount") is None:
-        return "needs unshare and mount (Debian util-linux, mount): apt-get install util-linux mount"
+        return "needs unshare and mount: apt-get install util-linux mount"
     if not os.path.exists(RESOLV):
         return f"{RESOLV} does not exist, nothing to bind-mount over: create an empty one"
     with tempfile.TemporaryDirectory() as d:

@@ -1,8 +1,8 @@
 #!/usr/bin/perl
 # Verify the message on stdin with Mail::DKIM (DKIM-Signature and DomainKey-Signature).
-#   dkim-verify.pl RECORDS
+#   dkim-verify.pl [RECORDS]
 # RECORDS: lines "name<TAB>txt" answering TXT queries in-process (no network): a name not in the
-# file is NXDOMAIN. Prints JSON: {"result","detail","signatures":[{type,domain,selector,result,
+# file is NXDOMAIN. Without RECORDS, real DNS (Net::DNS, configured from /etc/resolv.conf). Prints JSON: {"result","detail","signatures":[{type,domain,selector,result,
 # detail}]}.
 use strict;
 use warnings;
@@ -22,7 +22,7 @@ if (@ARGV) {
         push @{ $txt{$n} }, $t;
     }
 }
-{
+if (@ARGV) {
     no warnings 'redefine';
     *Mail::DKIM::DNS::query = sub {
         my ($name, $type) = @_;
