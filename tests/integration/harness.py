@@ -122,7 +122,7 @@ def make_home(built: Built, tmp_path: Path) -> QmailHome:
     (root / "bin").mkdir()
     os.symlink(STANDIN, root / "bin" / "qmail-queue")
     queue = tmp_path / "queue"
-    queue.mkdir()
+    queue.mkdir(parents=True)
     home = QmailHome(root=root, queue=queue)
     home.control("me", "mx.patchkit.test\n")
     return home

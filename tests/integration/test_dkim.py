@@ -1,0 +1,430 @@
+"""The DKIM/DomainKeys patch on every testable base, against implementations we did not write.
+
+qmail-remote signs (checked by dkimpy, Mail::DKIM and OpenDKIM; DomainKeys by Mail::DKIM);
+qmail-smtpd verifies peer-signed mail through the real C resolver talking to our test DNS server
+(in a private mount namespace), answers per DKVERIFY, and adds Authentication-Results."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import authres
+import pytest
+from dnsserver import DNSServer
+from harness import TESTABLE, Built, QmailHome, build_base, make_home
+from netns import require_isolated_resolver, resolver_argv
+from peers import (
+    Key,
+    dk_txt,
+    dkim_txt,
+    dkimpy_sign,
+    dkimpy_verify,
+    mail_dkim_dk_sign,
+    mail_dkim_dk_verify,
+    mail_dkim_sign,
+    mail_dkim_verify,
+    opendkim_sign,
+    opendkim_verify,
+    rsa_key,
+)
+from smtpsink import Sink
+
+pytestmark = [pytest.mark.upstream, pytest.mark.slow]
+
+DOMAIN = "example.org"
+AUTHSERV = "mx.patchkit.test"
+
+MESSAGE = (b"From: Alice <alice@example.org>\n"
+           b"To: Bob <bob@example.test>\n"
+           b"Subject: DKIM test\n"
+           b"Date: Mon, 25 Nov 2024 12:00:00 +0000\n"
+           b"Message-ID: <t1@example.org>\n"
+           b"\n"
+           b"Hello Bob,\n"
+           b".a line that starts with a dot\n"
+           b"\n"
+           b"bye\n")
+
+
+# ------------------------------------------------------------------------------ fixtures
+
+@pytest.fixture(params=TESTABLE)
+def dkbase(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def dkbuilt(dkbase: str) -> Built:
+    return build_base(dkbase, dkim=True)
+
+
+@pytest.fixture
+def dkhome(dkbuilt: Built, tmp_path: Path) -> QmailHome:
+    home = make_home(dkbuilt, tmp_path)
+    home.control("me", AUTHSERV + "\n")
+    return home
+
+
+@pytest.fixture(scope="session")
+def dns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DNSServer]:
+    require_isolated_resolver()
+    server = DNSServer()
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def resolv(dns: DNSServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return dns.resolv_conf(tmp_path_factory.mktemp("resolv"))
+
+
+@dataclass
+class Keys:
+    root: Path  # KEYDIR; control/dksign = KEYDIR/%/default
+
+    def put(self, domain: str, key: Key, selector: str = "default") -> Path:
+        d = self.root / domain
+        d.mkdir(parents=True, exist_ok=True)
+        p = d / selector
+        p.write_bytes(key.pem)
+        p.chmod(0o600)
+        return p
+
+
+@pytest.fixture
+def keys(tmp_path: Path, dkhome: QmailHome) -> Keys:
+    root = tmp_path / "domainkeys"
+    root.mkdir()
+    dkhome.control("dksign", f"{root}/%/default\n")
+    return Keys(root)
+
+
+# ------------------------------------------------------------------------------ qmail-remote
+
+def remote(built: Built, msg: bytes, sender: str = "alice@example.org",
+           rcpt: str = "bob@example.test", tmp: Path | None = None) -> bytes:
+    """Run qmail-remote with the message on a seekable file, as qmail-rspawn gives it."""
+    assert tmp is not None
+    f = tmp / "message"
+    f.write_bytes(msg)
+    with f.open("rb") as stdin:
+        proc = subprocess.run([str(built.bin("qmail-remote")), "example.test", sender, rcpt],
+                              stdin=stdin, capture_output=True, timeout=60, check=False,
+                              env=built.env())
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def send_signed(built: Built, home: QmailHome, msg: bytes, tmp: Path) -> tuple[bytes, bytes]:
+    """(qmail-remote's report, what the SMTP server received with LF line ends)."""
+    with Sink() as sink:
+        home.control("smtproutes", f"example.test:127.0.0.1:{sink.port}\n")
+        report = remote(built, msg, tmp=tmp)
+    got = sink.messages[0].content.replace(b"\r\n", b"\n") if sink.messages else b""
+    return report, got
+
+
+def tags(msg: bytes, header: str) -> dict[str, str]:
+    m = re.search(rb"^" + header.encode() + rb":(.*?)\n(?![ \t])", msg, re.M | re.S | re.I)
+    assert m, f"no {header} in {msg[:500]!r}"
+    value = re.sub(rb"\s+", b"", m.group(1)).decode()
+    return dict(t.split("=", 1) for t in value.split(";") if "=" in t)
+
+
+def records(key: Key, domain: str = DOMAIN, selector: str = "default") -> dict[str, str]:
+    return {f"{selector}._domainkey.{domain}": dkim_txt(key)}
+
+
+def test_signatures_verify_with_three_independent_verifiers(dkbuilt: Built, dkhome: QmailHome,
+                                                            keys: Keys, tmp_path: Path) -> None:
+    key = rsa_key(2048)
+    keys.put(DOMAIN, key)
+    report, got = send_signed(dkbuilt, dkhome, MESSAGE, tmp_path)
+    assert report.startswith(b"r"), report
+    assert got.endswith(MESSAGE), "the message itself must arrive unchanged"
+    t = tags(got, "DKIM-Signature")
+    assert (t["d"], t["s"], t["a"]) == (DOMAIN, "default", "rsa-sha256")
+    hdrs = {h.lower() for h in t["h"].split(":")}
+    assert "from" in hdrs and not hdrs & {"received", "return-path", "authentication-results"}
+    for verify in (dkimpy_verify, mail_dkim_verify, opendkim_verify):
+        v = verify(got, records(key))
+        assert v.ok, (verify.__name__, v)
+        tampered = got.replace(b"bye", b"BYE")
+        assert not verify(tampered, records(key)).ok, verify.__name__
+    dk = mail_dkim_dk_verify(got, {f"default._domainkey.{DOMAIN}": dk_txt(key)})
+    assert dk.ok, dk
+
+
+@pytest.mark.parametrize("bits", [1024, 4096])
+def test_key_sizes(dkbuilt: Built, dkhome: QmailHome, keys: Keys, tmp_path: Path,
+                   bits: int) -> None:
+    key = rsa_key(bits)
+    keys.put(DOMAIN, key)
+    _, got = send_signed(dkbuilt, dkhome, MESSAGE, tmp_path)
+    assert dkimpy_verify(got, records(key)).ok
+
+
+def test_parent_domain_key_and_sender_header(dkbuilt: Built, dkhome: QmailHome, keys: Keys,
+                                             tmp_path: Path) -> None:
+    key = rsa_key(2048)
+    keys.put(DOMAIN, key)
+    msg = MESSAGE.replace(b"From: Alice <alice@example.org>",
+                          b"From: Carol <carol@other.test>\nSender: list@lists.sub.example.org")
+    _, got = send_signed(dkbuilt, dkhome, msg, tmp_path)
+    assert tags(got, "DKIM-Signature")["d"] == DOMAIN  # found at the parent of the Sender's
+    assert dkimpy_verify(got, records(key)).ok
+
+
+def test_no_key_sends_unsigned(dkbuilt: Built, dkhome: QmailHome, keys: Keys,
+                               tmp_path: Path) -> None:
+    report, got = send_signed(dkbuilt, dkhome, MESSAGE, tmp_path)
+    assert report.startswith(b"r") and got == MESSAGE
+    dkhome.control("dksign", "")  # an empty dksign: nothing to sign either
+    report, got = send_signed(dkbuilt, dkhome, MESSAGE, tmp_path)
+    assert got == MESSAGE
+
+
+def test_broken_key_keeps_message_in_queue(dkbuilt: Built, dkhome: QmailHome, keys: Keys,
+                                           tmp_path: Path) -> None:
+    bad = keys.put(DOMAIN, rsa_key(1024))
+    bad.write_bytes(b"-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    with Sink() as sink:
+        dkhome.control("smtproutes", f"example.test:127.0.0.1:{sink.port}\n")
+        report = remote(dkbuilt, MESSAGE, tmp=tmp_path)
+    assert report.startswith(b"Z"), report  # temporary failure: qmail-send retries later
+    assert str(bad).encode() in report
+    assert sink.messages == []
+
+
+def test_one_key_for_every_domain(dkbuilt: Built, dkhome: QmailHome, keys: Keys,
+                                  tmp_path: Path) -> None:
+    key = rsa_key(2048)
+    single = keys.root / "all.key"
+    single.write_bytes(key.pem)
+    dkhome.control("dksign", f"{single}\n")
+    _, got = send_signed(dkbuilt, dkhome, MESSAGE, tmp_path)
+    t = tags(got, "DKIM-Signature")
+    assert (t["d"], t["s"]) == (DOMAIN, "all.key")
+    assert dkimpy_verify(got, {f"all.key._domainkey.{DOMAIN}": dkim_txt(key)}).ok
+
+
+def test_report_to_qmail_send_carries_no_message_text(dkbuilt: Built, dkhome: QmailHome,
+                                                      keys: Keys, tmp_path: Path) -> None:
+    keys.put(DOMAIN, rsa_key(2048))
+    report, _ = send_signed(dkbuilt, dkhome, MESSAGE, tmp_path)
+    assert b"Hello Bob" not in report and b"DKIM-Signature" not in report
+    assert re.fullmatch(rb"r[^\0]*\0K[^\0]*\0", report), report
+
+
+# (a body without a final newline never reaches qmail-remote: qmail refuses partial final lines)
+@pytest.mark.parametrize("body", [b"", b"\n\n\n", b"  \n\t\n \n"],
+                         ids=["empty", "blank-lines", "whitespace-lines"])
+def test_odd_bodies_verify(dkbuilt: Built, dkhome: QmailHome, keys: Keys, tmp_path: Path,
+                           body: bytes) -> None:
+    key = rsa_key(2048)
+    keys.put(DOMAIN, key)
+    head = MESSAGE.split(b"\n\n", 1)[0] + b"\n\n"
+    _, got = send_signed(dkbuilt, dkhome, head + body, tmp_path)
+    for verify in (dkimpy_verify, mail_dkim_verify, opendkim_verify):
+        assert verify(got, records(key)).ok, (verify.__name__, body)
+
+
+def test_unseekable_stdin_is_signed_too(dkbuilt: Built, dkhome: QmailHome, keys: Keys) -> None:
+    key = rsa_key(2048)
+    keys.put(DOMAIN, key)
+    with Sink() as sink:
+        dkhome.control("smtproutes", f"example.test:127.0.0.1:{sink.port}\n")
+        proc = subprocess.run([str(dkbuilt.bin("qmail-remote")), "example.test",
+                               "alice@example.org", "bob@example.test"], input=MESSAGE,
+                              capture_output=True, timeout=60, check=False, env=dkbuilt.env())
+    assert proc.stdout.startswith(b"r"), proc.stdout
+    got = sink.messages[0].content.replace(b"\r\n", b"\n")
+    assert dkimpy_verify(got, records(key)).ok
+
+
+# ------------------------------------------------------------------------------ qmail-smtpd
+
+@dataclass
+class Outcome:
+    replies: list[str]
+    queued: list[bytes]
+
+    @property
+    def data_reply(self) -> str:
+        return self.replies[-2]  # the reply to the end of DATA, before QUIT's 221
+
+
+def smtp_dialogue(msg: bytes) -> bytes:
+    lines = msg.replace(b"\r\n", b"\n").split(b"\n")
+    if lines and lines[-1] == b"":
+        lines = lines[:-1]
+    data = b"".join((b"." + ln if ln.startswith(b".") else ln) + b"\r\n" for ln in lines)
+    return (b"HELO client.example.org\r\nMAIL FROM:<alice@example.org>\r\n"
+            b"RCPT TO:<bob@example.test>\r\nDATA\r\n" + data + b".\r\nQUIT\r\n")
+
+
+def smtpd(built: Built, home: QmailHome, resolv: Path, msg: bytes, **env: str) -> Outcome:
+    e = built.env(PK_QUEUE_DIR=str(home.queue), TCPREMOTEIP="192.0.2.7",
+                  TCPLOCALHOST=AUTHSERV, **env)
+    proc = subprocess.run(resolver_argv([str(built.bin("qmail-smtpd"))], resolv),
+                          input=smtp_dialogue(msg), capture_output=True, timeout=120,
+                          check=False, env=e)
+    assert proc.returncode in (0, 1), (proc.returncode, proc.stderr[-2000:])
+    assert b"runtime error" not in proc.stderr and b"Sanitizer" not in proc.stderr, proc.stderr
+    replies = [ln for ln in proc.stdout.decode(errors="replace").split("\r\n") if ln]
+    return Outcome(replies=replies, queued=[m for m, _ in home.queued()])
+
+
+def auth_results(msg: bytes) -> authres.AuthenticationResultsHeader:
+    first = msg.split(b"\n", 1)[0].decode()
+    assert first.startswith("Authentication-Results:"), msg[:300]
+    m = re.match(rb"(Authentication-Results:.*?\n)(?![ \t])", msg, re.S)
+    assert m
+    return authres.AuthenticationResultsHeader.parse(m.group(1).decode().replace("\n", ""))
+
+
+def result_of(header: authres.AuthenticationResultsHeader, method: str) -> str:
+    found = [r for r in header.results if r.method == method]
+    assert found, f"no {method} result in {header}"
+    return str(found[0].result)
+
+
+@pytest.fixture
+def published(dns: DNSServer) -> Key:
+    key = rsa_key(2048)
+    dns.txt(f"default._domainkey.{DOMAIN}", dkim_txt(key))
+    return key
+
+
+@pytest.mark.parametrize("signer", [dkimpy_sign, mail_dkim_sign, opendkim_sign],
+                         ids=["dkimpy", "mail-dkim", "opendkim"])
+def test_peer_signatures_pass(dkbuilt: Built, dkhome: QmailHome, resolv: Path, published: Key,
+                              signer: object) -> None:
+    signed = signer(MESSAGE, DOMAIN, "default", published.pem)  # type: ignore[operator]
+    out = smtpd(dkbuilt, dkhome, resolv, signed, DKVERIFY="")
+    assert out.data_reply.startswith("250"), out.replies
+    assert len(out.queued) == 1
+    ar = auth_results(out.queued[0])
+    assert ar.authserv_id == AUTHSERV
+    assert result_of(ar, "dkim") == "pass"
+    dkim = next(r for r in ar.results if r.method == "dkim")
+    props = {f"{p.type}.{p.name}": p.value for p in dkim.properties}
+    assert props.get("header.d") == DOMAIN
+    assert out.queued[0].endswith(signed.replace(b"\r\n", b"\n"))
+
+
+def test_domainkeys_signature_passes(dkbuilt: Built, dkhome: QmailHome, resolv: Path,
+                                     published: Key) -> None:
+    signed = mail_dkim_dk_sign(MESSAGE, DOMAIN, "default", published.pem)
+    out = smtpd(dkbuilt, dkhome, resolv, signed, DKVERIFY="")
+    assert result_of(auth_results(out.queued[0]), "domainkeys") == "pass"
+
+
+def test_4096_bit_key_over_tcp(dkbuilt: Built, dkhome: QmailHome, resolv: Path,
+                               dns: DNSServer) -> None:
+    key = rsa_key(4096)
+    dns.txt(f"big._domainkey.{DOMAIN}", dkim_txt(key))
+    dns.clear()
+    signed = dkimpy_sign(MESSAGE, DOMAIN, "big", key.pem)
+    out = smtpd(dkbuilt, dkhome, resolv, signed, DKVERIFY="")
+    assert result_of(auth_results(out.queued[0]), "dkim") == "pass"
+    assert dns.seen(f"big._domainkey.{DOMAIN}", transport="tcp")
+
+
+@pytest.mark.parametrize(("dkverify", "code", "queued"), [
+    (",P", "5", 0), (",p", "4", 0), (",pP", "5", 0), ("", "2", 1), (",A", "2", 1)])
+def test_tampered_body_by_letter(dkbuilt: Built, dkhome: QmailHome, resolv: Path,
+                                 published: Key, dkverify: str, code: str, queued: int) -> None:
+    signed = dkimpy_sign(MESSAGE, DOMAIN, "default", published.pem).replace(b"bye", b"BYE")
+    out = smtpd(dkbuilt, dkhome, resolv, signed, DKVERIFY=dkverify)
+    assert out.data_reply.startswith(code), out.replies
+    assert len(out.queued) == queued
+    if queued:
+        assert result_of(auth_results(out.queued[0]), "dkim") == "fail"
+
+
+def test_recommended_setting(dkbuilt: Built, dkhome: QmailHome, resolv: Path,
+                             published: Key, dns: DNSServer) -> None:
+    rec = "DEGIJKfh,CGHIJMQRkl"
+    good = dkimpy_sign(MESSAGE, DOMAIN, "default", published.pem)
+    assert smtpd(dkbuilt, dkhome, resolv, good, DKVERIFY=rec).data_reply.startswith("250")
+    unsigned = smtpd(dkbuilt, dkhome, resolv, MESSAGE, DKVERIFY=rec)
+    assert unsigned.data_reply.startswith("250"), unsigned.replies  # no signature is no verdict
+    dns.servfail(f"tmp._domainkey.{DOMAIN}")
+    temp = dkimpy_sign(MESSAGE, DOMAIN, "tmp", published.pem)
+    assert smtpd(dkbuilt, dkhome, resolv, temp, DKVERIFY=rec).data_reply.startswith("4")
+    dns.nxdomain(f"gone._domainkey.{DOMAIN}")
+    gone = dkimpy_sign(MESSAGE, DOMAIN, "gone", published.pem)
+    assert smtpd(dkbuilt, dkhome, resolv, gone, DKVERIFY=rec).data_reply.startswith("4")
+    assert len(dkhome.queued()) == 2
+
+
+def test_relayclient_skips_verification(dkbuilt: Built, dkhome: QmailHome, resolv: Path,
+                                        published: Key) -> None:
+    tampered = dkimpy_sign(MESSAGE, DOMAIN, "default", published.pem).replace(b"bye", b"X")
+    out = smtpd(dkbuilt, dkhome, resolv, tampered, DKVERIFY=",P", RELAYCLIENT="")
+    assert out.data_reply.startswith("250")
+    assert not out.queued[0].startswith(b"Authentication-Results:")
+
+
+@pytest.mark.parametrize("bad", ["X", "A,B,C", "a,b c", "A;B", ",Z"])
+def test_malformed_dkverify_is_a_temporary_failure(dkbuilt: Built, dkhome: QmailHome,
+                                                   resolv: Path, bad: str) -> None:
+    out = smtpd(dkbuilt, dkhome, resolv, MESSAGE, DKVERIFY=bad)
+    assert out.data_reply.startswith("451"), out.replies
+    assert out.queued == []
+
+
+def test_forged_authentication_results_removed(dkbuilt: Built, dkhome: QmailHome, resolv: Path,
+                                               published: Key) -> None:
+    forged = (f"Authentication-Results: {AUTHSERV}; dkim=pass header.d=bank.test\n"
+              "Authentication-Results: elsewhere.test; spf=pass\n").encode() + MESSAGE
+    out = smtpd(dkbuilt, dkhome, resolv, forged, DKVERIFY="")
+    q = out.queued[0]
+    assert q.count(f"Authentication-Results: {AUTHSERV}".encode()) == 1
+    assert b"bank.test" not in q
+    assert b"Authentication-Results: elsewhere.test; spf=pass" in q
+
+
+def test_our_signer_and_another_base_verifier(dkbuilt: Built, dkhome: QmailHome, keys: Keys,
+                                              resolv: Path, dns: DNSServer,
+                                              tmp_path: Path) -> None:
+    key = rsa_key(2048, index=1)
+    keys.put(DOMAIN, key, "default")
+    dns.txt(f"default._domainkey.{DOMAIN}", dkim_txt(key))
+    _, got = send_signed(dkbuilt, dkhome, MESSAGE, tmp_path)
+    other_base = next(b for b in TESTABLE if b != dkbuilt.base)
+    other = build_base(other_base, dkim=True)
+    ohome = make_home(other, tmp_path / "other")
+    ohome.control("me", AUTHSERV + "\n")
+    out = smtpd(other, ohome, resolv, got, DKVERIFY="")
+    ar = auth_results(out.queued[0])
+    assert result_of(ar, "dkim") == "pass"
+    assert result_of(ar, "domainkeys") == "pass"
+
+
+NASTY = {
+    "duplicate-signatures": b"DKIM-Signature: v=1; a=rsa-sha256; d=x; s=y; b=;\n" * 3 + MESSAGE,
+    "malformed-signature": b"DKIM-Signature: ;;;===;v\n" + MESSAGE,
+    "garbage-dk-signature": b"DomainKey-Signature: a=; q=dns; c=\x00\xff; b==\n" + MESSAGE,
+    "no-from": MESSAGE.replace(b"From: Alice <alice@example.org>\n", b""),
+    "two-from": b"From: x@a.test\n" + MESSAGE,
+    "huge-header": b"X-Big: " + b"a" * 200_000 + b"\n" + MESSAGE,
+    "long-line": MESSAGE + b"b" * 100_000 + b"\n",
+    "8bit": MESSAGE.replace(b"Hello", "H\u00e9llo \u2603".encode()),
+    "no-body-separator": b"From: a@example.org\nSubject: x",
+    "header-without-colon": b"this is not a header\n" + MESSAGE,
+}
+
+
+@pytest.mark.parametrize("name", sorted(NASTY))
+def test_bad_input_gets_a_defined_reply(dkbuilt: Built, dkhome: QmailHome, resolv: Path,
+                                        published: Key, name: str) -> None:
+    out = smtpd(dkbuilt, dkhome, resolv, NASTY[name], DKVERIFY="DEGIJKfh,CGHIJMQRkl")
+    assert out.replies[-1].startswith("221"), out.replies
+    assert re.match(r"^[245]\d\d ", out.data_reply), out.replies
+    assert len(out.queued) == (1 if out.data_reply.startswith("250") else 0)
