@@ -88,10 +88,17 @@ def run_source(plan: Plan, st: SourceStage, cache: Cache) -> Path:
         plan.path("dkim.patch").write_text(text, encoding=diffs.ENCODING)
         diffs.apply(diffs.parse(text, name="dkim.patch"), dest, name="dkim.patch")
     if st.component == "qmail":
-        for rel, text in plan.conf.items():
-            (dest / rel).write_text(text)
+        _write_conf(plan)
     _write_stamp(plan, st.name, st.key, [])
     return dest
+
+
+def _write_conf(plan: Plan) -> None:
+    tree = plan.path("src", "qmail")
+    if not tree.is_dir():
+        return
+    for rel, text in plan.conf.items():
+        (tree / rel).write_text(text)
 
 
 def run_compile(plan: Plan, st: CompileStage, log: Path) -> None:
@@ -135,6 +142,9 @@ def execute(plan: Plan, cache: Cache, *, say: Log) -> list[StageResult]:
         run_source(plan, st, cache)
         results.append(StageResult(name=st.name, key=st.key, skipped=False,
                                    seconds=time.monotonic() - t0))
+    # conf-* are not part of the source key (they change with options, the tree does not):
+    # write them on every run so the prepared tree always shows what is being built
+    _write_conf(plan)
     src_changed = {r.name for r in results if not r.skipped}
     for cst in plan.compiles:
         t0 = time.monotonic()

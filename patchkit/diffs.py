@@ -31,6 +31,9 @@ class FilePatch:
     source: str | None
     target: str | None
     hunks: tuple[Hunk, ...]
+    # diff -N writes a created or deleted file as a path with the epoch as its time stamp
+    epoch_source: bool = False
+    epoch_target: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,9 +47,9 @@ class Hunk:
 
 
 def _strip(path: str, strip: int, patch_name: str) -> str | None:
+    path = path.split("\t", 1)[0]
     if path == "/dev/null":
         return None
-    path = path.split("\t", 1)[0]
     parts = PurePosixPath(path).parts
     if len(parts) <= strip:
         raise PatchFailed(f"{patch_name}: path {path!r} has fewer than {strip} components to strip",
@@ -55,6 +58,10 @@ def _strip(path: str, strip: int, patch_name: str) -> str | None:
     if rel.is_absolute() or ".." in rel.parts:
         raise PatchFailed(f"{patch_name}: path {path!r} leaves the tree", "refusing this patch")
     return rel.as_posix()
+
+
+def _epoch(stamp: str | None) -> bool:
+    return bool(stamp) and str(stamp).startswith(("1970-01-01", "1969-12-31"))
 
 
 def parse(text: str, *, strip: int = 1, name: str = "patch") -> tuple[FilePatch, ...]:
@@ -68,8 +75,13 @@ def parse(text: str, *, strip: int = 1, name: str = "patch") -> tuple[FilePatch,
         raise PatchFailed(f"{name}: contains no file changes", "is this the right file?")
     out = []
     for pf in ps:
-        src = None if pf.is_added_file else _strip(pf.source_file, strip, name)
-        tgt = None if pf.is_removed_file else _strip(pf.target_file, strip, name)
+        # created/deleted only when the header says /dev/null (unidiff's is_added_file guesses
+        # from the hunk, which mistakes emptying a file for deleting it)
+        src = _strip(pf.source_file, strip, name)
+        tgt = _strip(pf.target_file, strip, name)
+        if src is None and tgt is None:
+            raise PatchFailed(f"{name}: a file goes from /dev/null to /dev/null",
+                              "the patch is corrupt")
         hunks = []
         for h in pf:
             old: list[str] = []
@@ -95,24 +107,29 @@ def parse(text: str, *, strip: int = 1, name: str = "patch") -> tuple[FilePatch,
             hunks.append(Hunk(header=str(h).splitlines()[0], source_start=h.source_start,
                               old=tuple(old), new=tuple(new), old_no_eol=old_no_eol,
                               new_no_eol=new_no_eol))
-        out.append(FilePatch(source=src, target=tgt, hunks=tuple(hunks)))
+        out.append(FilePatch(source=src, target=tgt, hunks=tuple(hunks),
+                             epoch_source=_epoch(pf.source_timestamp),
+                             epoch_target=_epoch(pf.target_timestamp)))
     return tuple(out)
 
 
-def _split(data: str) -> tuple[list[str], list[str], bool]:
-    """Lines without terminators, their terminators, and whether the last line lacks one."""
+def _split(data: str, crlf: bool) -> tuple[list[str], list[str]]:
+    """Lines without terminators and their terminators. Lines end at LF only (as for patch(1));
+    a CR before it is part of the line unless crlf, where CRLF is the terminator."""
     lines, ends = [], []
-    for raw in data.splitlines(keepends=True):
-        if raw.endswith("\r\n"):
-            lines.append(raw[:-2])
-            ends.append("\r\n")
-        elif raw.endswith("\n"):
-            lines.append(raw[:-1])
-            ends.append("\n")
-        else:
-            lines.append(raw)
-            ends.append("")
-    return lines, ends, bool(ends) and ends[-1] == ""
+    for raw in data.split("\n"):
+        lines.append(raw)
+        ends.append("\n")
+    ends[-1] = ""  # after the last LF: a final line without terminator, or nothing
+    if lines[-1] == "":
+        lines.pop()
+        ends.pop()
+    if crlf:
+        for i, ln in enumerate(lines):
+            if ln.endswith("\r") and ends[i] == "\n":
+                lines[i] = ln[:-1]
+                ends[i] = "\r\n"
+    return lines, ends
 
 
 def _find(lines: list[str], old: tuple[str, ...], expected: int, start: int) -> int:
@@ -133,7 +150,8 @@ def _find(lines: list[str], old: tuple[str, ...], expected: int, start: int) -> 
 def apply_file(fp: FilePatch, original: str | None, *, crlf: bool, name: str) -> str | None:
     """New contents for one file (None: delete it)."""
     label = fp.target or fp.source
-    if fp.source is None:
+    pure_add = all(not h.old for h in fp.hunks)
+    if fp.source is None or (original is None and fp.epoch_source and pure_add):
         if original is not None:
             raise PatchFailed(f"{name}: {label}: file to be created already exists",
                               "was this patch applied already?")
@@ -141,29 +159,33 @@ def apply_file(fp: FilePatch, original: str | None, *, crlf: bool, name: str) ->
     elif original is None:
         raise PatchFailed(f"{name}: {label}: file to be patched does not exist",
                           "is this patch meant for this base?")
-    lines, ends, _ = _split(original)
-    if crlf:
-        lines = [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
+    lines, ends = _split(original, crlf)
     newline = "\r\n" if crlf and "\r\n" in ends else "\n"
     offset = 0
     floor = 0
     for i, h in enumerate(fp.hunks, 1):
-        expected = (h.source_start - 1 if h.old else h.source_start) + offset
-        pos = _find(lines, h.old, expected, floor)
+        old, new = h.old, h.new
+        if crlf:
+            old = tuple(ln[:-1] if ln.endswith("\r") else ln for ln in old)
+            new = tuple(ln[:-1] if ln.endswith("\r") else ln for ln in new)
+        expected = (h.source_start - 1 if old else h.source_start) + offset
+        pos = _find(lines, old, expected, floor)
         if pos < 0:
             raise PatchFailed(
                 f"{name}: {label}: hunk #{i} {h.header} does not apply: "
-                f"its context was not found (first line: {h.old[0] if h.old else ''!r})",
+                f"its context was not found (first line: {old[0] if old else ''!r})",
                 "the tree differs from the one the patch was made for",
             )
-        n = len(h.old)
-        lines[pos:pos + n] = list(h.new)
-        new_ends = [newline] * len(h.new)
+        n = len(old)
+        lines[pos:pos + n] = list(new)
+        new_ends = [newline] * len(new)
         if h.new_no_eol and pos + n >= len(ends) and new_ends:
             new_ends[-1] = ""
         ends[pos:pos + n] = new_ends
-        offset += len(h.new) - n
-        floor = pos + len(h.new)
+        offset += len(new) - n
+        floor = pos + len(new)
+    if fp.target is not None and fp.epoch_target and not lines:
+        return None  # diff -N's way of saying "deleted"
     if fp.target is None:
         if any(lines):
             raise PatchFailed(f"{name}: {label}: file to delete is not empty after the patch",

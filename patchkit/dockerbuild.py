@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -46,16 +45,31 @@ def ensure_base(client: Any, suite: str, say: Log) -> str:
     return ref
 
 
+def pip_cert_file() -> Path | None:
+    """The CA bundle this host's pip uses, if its environment or configuration names one."""
+    home = Path.home()
+    configs = [Path("/etc/pip.conf"), Path("/etc/xdg/pip/pip.conf"), home / ".pip/pip.conf",
+               home / ".config/pip/pip.conf"]
+    if os.environ.get("PIP_CONFIG_FILE"):
+        configs.append(Path(os.environ["PIP_CONFIG_FILE"]))
+    texts = [p.read_text(errors="replace") for p in configs if p.is_file()]
+    cert = dockerfile.host_pip_cert(os.environ, texts)
+    return Path(cert) if cert and Path(cert).is_file() else None
+
+
 def ensure_build_image(client: Any, suite: str, say: Log) -> str:
     """The build image for suite, built once per distinct Dockerfile text."""
-    text = dockerfile.render(suite, reqs=dockerfile.installed_requirements())
+    cert = pip_cert_file()
+    text = dockerfile.render(suite, reqs=dockerfile.installed_requirements(),
+                             pip_cert=cert is not None)
     tag = dockerfile.image_tag(suite, text)
     if container.image_exists(client, tag):
         return tag
     ensure_base(client, suite, say)
     say(f"building image {tag} (once per Dockerfile)")
     proxies = {k: v for k, v in os.environ.items() if k in PROXY_VARS}
-    return container.build_image(client, text, tag, say=say, buildargs=proxies)
+    files = {dockerfile.PIP_CERT: cert.read_bytes()} if cert else {}
+    return container.build_image(client, text, tag, say=say, files=files, buildargs=proxies)
 
 
 def source_mounts() -> tuple[container.Mount, ...]:
@@ -190,7 +204,7 @@ def test(base: str, cache: Cache, workdir: Path, junit: Path, *, suite: str,
     say(f"running the suite for {base} in {tag}")
     result = container.run(client, spec, on_line=on_line, stream_stdout=True)
     junit = junit.resolve()
-    if staged.is_file():
+    if staged.is_file() and staged != junit:
         junit.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(staged, junit)
     s = read_result(junit if staged.is_file() else staged, base, result.exit_code,
@@ -198,11 +212,3 @@ def test(base: str, cache: Cache, workdir: Path, junit: Path, *, suite: str,
     s["backend"] = f"docker ({tag})"
     return s
 
-
-def engine_summary() -> dict[str, Any]:
-    """For benchmarks and doctor: the engine's version, or the reason there is none."""
-    try:
-        client = container.connect(timeout=10)
-    except EngineError as e:
-        return {"engine": None, "error": e.message}
-    return {"engine": container.engine_version(client), "python": sys.version.split()[0]}

@@ -109,6 +109,8 @@ def apply_hooks(text: str, hooks: list[Hook], env: jinja2.Environment, variables
             body += "\n"
         new = body.splitlines(keepends=True)
         i = _find(bare, hook, path)
+        if hook.where == "after" and not lines[i].endswith("\n"):
+            lines[i] += "\n"  # the anchor was the last line, without a newline
         if hook.where == "before":
             lines[i:i] = new
             bare[i:i] = [ln.rstrip("\n") for ln in new]

@@ -135,6 +135,13 @@ def _only(raw: dict[str, Any], allowed: set[str], where: str) -> None:
         raise ConfigError(f"{where}: unknown keys {sorted(extra)}", "check the field names")
 
 
+def _make(cls: type[Any], raw: dict[str, Any], where: str) -> Any:
+    try:
+        return cls(**raw)
+    except TypeError as e:  # a required field missing
+        raise ConfigError(f"{where}: {e}", "see the field list at the top of series.toml") from e
+
+
 def parse_series(text: str, where: str = "series.toml") -> Series:
     try:
         data = tomllib.loads(text)
@@ -143,17 +150,17 @@ def parse_series(text: str, where: str = "series.toml") -> Series:
     bases = []
     for raw in data.get("base", []):
         _only(raw, set(Base.__dataclass_fields__), f"{where} base")
-        bases.append(Base(**{**raw, "upstream": tuple(raw.get("upstream", ())),
-                             "cflags": tuple(raw.get("cflags", ()))}))
+        bases.append(_make(Base, {**raw, "upstream": tuple(raw.get("upstream", ())),
+                                  "cflags": tuple(raw.get("cflags", ()))}, f"{where} base"))
     comps = []
     for raw in data.get("component", []):
         _only(raw, set(Component.__dataclass_fields__), f"{where} component")
-        comps.append(Component(**raw))
+        comps.append(_make(Component, raw, f"{where} component"))
     names = {b.name for b in bases}
     patches = []
     for raw in data.get("patch", []):
         _only(raw, set(Patch.__dataclass_fields__), f"{where} patch")
-        p = Patch(**{**raw, "bases": tuple(raw.get("bases", ()))})
+        p = _make(Patch, {**raw, "bases": tuple(raw.get("bases", ()))}, f"{where} patch")
         if p.component not in COMPONENTS:
             raise ConfigError(f"{where}: {p.file}: component must be one of {COMPONENTS}",
                               "fix the series")
@@ -166,7 +173,9 @@ def parse_series(text: str, where: str = "series.toml") -> Series:
         if p.openssl:
             _satisfies((0,), p.openssl)
         if p.compiler:
-            _split_compiler(p.compiler)
+            _, cond = _split_compiler(p.compiler)
+            if cond:
+                _satisfies((0,), cond)
         patches.append(p)
     files = [p.file for p in patches]
     if len(set(files)) != len(files):

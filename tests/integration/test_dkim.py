@@ -52,14 +52,19 @@ MESSAGE = (b"From: Alice <alice@example.org>\n"
 
 # ------------------------------------------------------------------------------ fixtures
 
-@pytest.fixture(params=TESTABLE)
-def dkbase(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+VARIANTS = [(b, False) for b in TESTABLE] + [(b, True) for b in TESTABLE]
+
+
+@pytest.fixture(params=VARIANTS, ids=[b + ("-asan-ubsan" if s else "") for b, s in VARIANTS])
+def dkvariant(request: pytest.FixtureRequest) -> tuple[str, bool]:
+    return request.param  # type: ignore[no-any-return]
 
 
 @pytest.fixture
-def dkbuilt(dkbase: str) -> Built:
-    return build_base(dkbase, dkim=True)
+def dkbuilt(dkvariant: tuple[str, bool]) -> Built:
+    """The base built with -DDKIM; every test runs on a plain and a sanitizer build."""
+    base, sanitize = dkvariant
+    return build_base(base, dkim=True, sanitize=sanitize)
 
 
 @pytest.fixture
@@ -116,6 +121,7 @@ def remote(built: Built, msg: bytes, sender: str = "alice@example.org",
                               stdin=stdin, capture_output=True, timeout=60, check=False,
                               env=built.env())
     assert proc.returncode == 0, proc.stderr
+    assert b"runtime error" not in proc.stderr and b"Sanitizer" not in proc.stderr, proc.stderr
     return proc.stdout
 
 
