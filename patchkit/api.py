@@ -134,16 +134,21 @@ def _inputs(plan: Plan, cache: Cache) -> list[dict[str, Any]]:
     return out
 
 
-def _require_inputs(plan: Plan, cache: Cache) -> None:
-    """Fail before any work if an input is missing, naming where to put it."""
+def _require_inputs(plan: Plan, cache: Cache, say: Log | None = None) -> None:
+    """Download pinned inputs that are missing; fail before any work if one cannot be had,
+    naming the URLs tried and the command that seeds the cache by hand."""
     for st in plan.sources:
         for a in (st.tree, *st.upstream):
+            if a.pinned and cache.verify(a).status == "missing":
+                if say:
+                    say(f"fetching {a.filename}")
+                fetch_artifact(a, cache)
             cache.require(a)
 
 
 def prepare(opts: Options, cache: Cache, workdir: Path, *, say: Log) -> Path:
     plan = make_build_plan(opts, workdir)
-    _require_inputs(plan, cache)
+    _require_inputs(plan, cache, say)
     for st in plan.sources:
         say(f"{st.name}: unpacking {st.tree.filename} and applying "
             f"{len(st.upstream) + len(st.patches) + (st.render is not None)} patch(es)")
@@ -154,7 +159,7 @@ def prepare(opts: Options, cache: Cache, workdir: Path, *, say: Log) -> Path:
 def build(opts: Options, cache: Cache, workdir: Path, outdir: Path | None, *,
           say: Log) -> dict[str, Any]:
     plan = make_build_plan(opts, workdir)
-    _require_inputs(plan, cache)
+    _require_inputs(plan, cache, say)
     results = execute(plan, cache, say=say)
     out = outdir or plan.path("out")
     report = collect(plan, out, _inputs(plan, cache), results)
