@@ -109,7 +109,8 @@ def test_select_preserves_series_order(real: series.Series) -> None:
             idx = [real.patches.index(p) for p in sel]
             assert idx == sorted(idx)
     dkim = [p.file for p in real.select("libdkim", "qmail-1.03", GCC12_OSSL3)]
-    assert dkim == sorted(dkim) and len(dkim) == 10
+    listed = [p.file for p in real.patches if p.component == "libdkim"]
+    assert dkim == sorted(dkim) == listed and len(dkim) >= 10
 
 
 def test_select_unknown_base(real: series.Series) -> None:
