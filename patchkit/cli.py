@@ -228,7 +228,7 @@ def render_options_from(kw: dict[str, Any]) -> RenderOptions:
 
 def build_options(f: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
-        click.option("--base", required=True, help="qmail base: qmail-1.03, jms1-7.10, jms1-7.08, "
+        click.option("--base", help="qmail base: qmail-1.03, jms1-7.10, jms1-7.08, "
                      "netqmail-1.06, notqmail-1.09."),
         click.option("--qmail-home", default="/var/qmail", show_default=True,
                      help="conf-qmail: where qmail will live."),
@@ -249,6 +249,8 @@ def build_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def options_from(kw: dict[str, Any]) -> Options:
+    if not kw["base"]:
+        raise click.UsageError("--base is required")
     return Options(base=kw["base"], qmail_home=kw["qmail_home"], dkim=kw["dkim"],
                    sanitize=kw["sanitize"], cc=kw["cc"], cxx=kw["cxx"], jobs=kw["jobs"],
                    render=render_options_from(kw))
@@ -311,10 +313,23 @@ def prepare(c: Ctx, /, **kw: Any) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Output directory [default: WORKDIR/VARIANT/out].")
 @click.option("--json", "as_json", is_flag=True, help="Print build.json to stdout.")
+@click.option("--matrix", is_flag=True,
+              help="Every testable base on bookworm and trixie, each built and tested in a "
+                   "container; a table at the end, exit 11 if a cell failed.")
 @pass_ctx
 def build(c: Ctx, /, backend: str, suite: str, output: Path | None, as_json: bool,
-          **kw: Any) -> None:
+          matrix: bool, **kw: Any) -> None:
     """Build a base: libraries into a private prefix, then qmail; outputs and build.json."""
+    if matrix:
+        from patchkit import matrix as mx
+
+        say = say_stderr(c.quiet)
+        cells = mx.run_matrix(options_from({**kw, "base": kw["base"] or "-"}),
+                              mx.testable_bases(), mx.SUITES,
+                              mx.docker_cell(c.cache, kw["workdir"], say=say), say=say)
+        emit(mx.as_json(cells), as_json, lambda _: mx.table(cells))
+        mx.check(cells)
+        return
     if backend == "docker":
         from patchkit import dockerbuild  # the Docker SDK is imported only down that path
 

@@ -164,6 +164,8 @@ class RunSpec:
     user: str = ""  # "uid:gid"; empty for the image's default (root)
     limits: Limits = field(default_factory=Limits)
     network: str = "none"  # nothing is downloaded while a build or the suite runs
+    cap_add: tuple[str, ...] = ()
+    security_opt: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -197,7 +199,20 @@ def create_kwargs(spec: RunSpec) -> dict[str, Any]:
     }
     if spec.user:
         kw["user"] = spec.user
+    if spec.cap_add:
+        kw["cap_add"] = list(spec.cap_add)
+    if spec.security_opt:
+        kw["security_opt"] = list(spec.security_opt)
     return kw
+
+
+def then_chown(argv: tuple[str, ...], owner: str, paths: tuple[str, ...]) -> tuple[str, ...]:
+    """argv run as root, then paths handed to owner ("uid:gid"), keeping argv's exit status: for
+    commands that need root in the container but write into a mount the host user owns."""
+    if owner == "0:0":
+        return argv
+    script = f'"$@"; rc=$?; chown -R {owner} {" ".join(paths)} 2>/dev/null; exit $rc'
+    return ("sh", "-c", script, "sh", *argv)
 
 
 def _lines(chunks: Iterator[bytes]) -> Iterator[str]:

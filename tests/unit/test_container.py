@@ -554,4 +554,22 @@ def test_suite_in_container_copies_junit_back(fake_engine: FakeClient, tmp_path:
     (c,) = fake_engine.created
     assert c.kw["network_mode"] == "none" and c.removed
     assert c.kw["environment"] == {"PATCHKIT_TEST_WORKDIR": "/work/tests"}
-    assert c.kw["command"][:3] == ["python", "-m", "pytest"]
+    assert c.kw["user"] == "0:0" and c.kw["cap_add"] == ["SYS_ADMIN"]
+    cmd = c.kw["command"]
+    if cmd[0] == "sh":  # run as a non-root host user: results chowned back to them
+        assert container.host_user() in cmd[2] and "/work/tests" in cmd[2]
+        cmd = cmd[4:]
+    assert cmd[:3] == ["python", "-m", "pytest"]
+
+
+def test_then_chown_keeps_status_and_skips_root() -> None:
+    argv = ("python", "-m", "pytest")
+    assert container.then_chown(argv, "0:0", ("/work/t",)) == argv
+    wrapped = container.then_chown(argv, "1000:100", ("/work/t", "/work/j.xml"))
+    assert wrapped[:2] == ("sh", "-c") and wrapped[3:] == ("sh", *argv)
+    assert "chown -R 1000:100 /work/t /work/j.xml" in wrapped[2]
+    assert wrapped[2].endswith("exit $rc")
+    import subprocess
+
+    assert subprocess.run(list(container.then_chown(("sh", "-c", "exit 3"), "1:1", ("/nx",))),
+                          check=False).returncode == 3
