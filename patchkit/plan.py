@@ -151,51 +151,41 @@ def make_plan(opts: Options, series: Series, manifest: Manifest, tc: Toolchain,
     qsrc = source("qmail", manifest.get(base.tree), tuple(manifest.get(u) for u in base.upstream),
                   opts.render.validate() if opts.dkim else None)
     srcs = [qsrc]
-    compiles: list[CompileStage] = []
     tcd = tc.describe()
-    lib_keys: list[str] = []
-    if True:  # the libraries are always built: their own tests check every build
-        lib_flags = " ".join(cflags(opts))
-        dk = source("libdomainkeys", manifest.get(series.component("libdomainkeys").artifact), ())
-        dkim = source("libdkim", manifest.get(series.component("libdkim").artifact), ())
-        srcs += [dk, dkim]
-        dk_steps = (
-            Step(name="libdomainkeys: make",
-                 argv=("make", jobs, "libdomainkeys.a", "domainkeys.h", "dktest", f"CC={opts.cc}",
-                       f"CFLAGS=-DBIND_8_COMPAT {lib_flags}"),
-                 cwd=root / "build" / "libdomainkeys"),
-            Step(name="libdomainkeys: check (upstream's test cases)",
-                 argv=(sys.executable, "-m", "patchkit.checks", "libdomainkeys", "."),
-                 cwd=root / "build" / "libdomainkeys"),
-            Step(name="libdomainkeys: install", argv=(
-                "sh", "-c", f"mkdir -p {prefix}/lib {prefix}/include && "
-                f"cp libdomainkeys.a {prefix}/lib/ && cp domainkeys.h dktrace.h {prefix}/include/"),
-                cwd=root / "build" / "libdomainkeys"),
+    lib_flags = " ".join(cflags(opts))
+
+    def library(component: str, make: tuple[str, ...], install: str,
+                outputs: tuple[str, ...]) -> CompileStage:
+        """A library stage: make, run the library's own test program, copy into the prefix.
+        The libraries are always built, so their checks vet every build."""
+        src = source(component, manifest.get(series.component(component).artifact), ())
+        srcs.append(src)
+        cwd = root / "build" / component
+        steps = (
+            Step(name=f"{component}: make", argv=("make", jobs, *make), cwd=cwd),
+            Step(name=f"{component}: check (its own test program)",
+                 argv=(sys.executable, "-m", "patchkit.checks", component, "."), cwd=cwd),
+            Step(name=f"{component}: install", argv=("sh", "-c", install), cwd=cwd),
         )
-        k = key_of("compile", dk.key, dk_steps, tcd)
-        compiles.append(CompileStage(name="libdomainkeys", component="libdomainkeys",
-                                     source=dk.name, steps=dk_steps, files={}, key=k,
-                                     outputs=("build/libdomainkeys/dktest",
-                                              "prefix/lib/libdomainkeys.a")))
-        lib_keys.append(k)
-        dkim_steps = (
-            Step(name="libdkim: make", argv=("make", jobs, "-C", "src", "libdkim.a", "libdkimtest",
-                                             f"CXX={opts.cxx}", f"CXXFLAGS={lib_flags}"),
-                 cwd=root / "build" / "libdkim"),
-            Step(name="libdkim: check (libdkimtest signs and verifies)",
-                 argv=(sys.executable, "-m", "patchkit.checks", "libdkim", "."),
-                 cwd=root / "build" / "libdkim"),
-            Step(name="libdkim: install", argv=(
-                "sh", "-c", f"mkdir -p {prefix}/lib {prefix}/include/libdkim && "
-                f"cp src/libdkim.a {prefix}/lib/ && cp src/*.h {prefix}/include/libdkim/"),
-                cwd=root / "build" / "libdkim"),
-        )
-        k = key_of("compile", dkim.key, dkim_steps, tcd)
-        compiles.append(CompileStage(name="libdkim", component="libdkim", source=dkim.name,
-                                     steps=dkim_steps, files={}, key=k,
-                                     outputs=("build/libdkim/src/libdkimtest",
-                                              "prefix/lib/libdkim.a")))
-        lib_keys.append(k)
+        return CompileStage(name=component, component=component, source=src.name, steps=steps,
+                            files={}, key=key_of("compile", src.key, steps, tcd),
+                            outputs=outputs)
+
+    compiles = [
+        library("libdomainkeys",
+                ("libdomainkeys.a", "domainkeys.h", "dktest", f"CC={opts.cc}",
+                 f"CFLAGS=-DBIND_8_COMPAT {lib_flags}"),
+                f"mkdir -p {prefix}/lib {prefix}/include && cp libdomainkeys.a {prefix}/lib/ && "
+                f"cp domainkeys.h dktrace.h {prefix}/include/",
+                ("build/libdomainkeys/dktest", "prefix/lib/libdomainkeys.a")),
+        library("libdkim",
+                ("-C", "src", "libdkim.a", "libdkimtest", f"CXX={opts.cxx}",
+                 f"CXXFLAGS={lib_flags}"),
+                f"mkdir -p {prefix}/lib {prefix}/include/libdkim && cp src/libdkim.a "
+                f"{prefix}/lib/ && cp src/*.h {prefix}/include/libdkim/",
+                ("build/libdkim/src/libdkimtest", "prefix/lib/libdkim.a")),
+    ]
+    lib_keys = [c.key for c in compiles]
     conf = conf_files(opts, base, prefix)
     nss = root / "nss"
     qsteps = (
