@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -96,9 +97,19 @@ def test_man_pages_document_the_interface(base: str) -> None:
     assert "DKVERIFY" in smtpd and "Authentication-Results" in smtpd
     for letter in (*DK_LETTERS, *DKIM_LETTERS):
         assert letter.name in smtpd, letter
-    formatted = subprocess.run(["man", "-l", "-Tutf8", str(tree / "qmail-smtpd.8")],
-                               capture_output=True, text=True, check=False,
-                               env={"PATH": "/usr/bin:/bin", "MANWIDTH": "80"})
-    if formatted.returncode == 0:  # man-db present: the page must render with no warnings
-        assert "DKVERIFY" in re.sub(".\b", "", formatted.stdout)
-        assert "warning" not in formatted.stderr.lower(), formatted.stderr
+    # our sections format with no groff warning (the base's own page may have some: jms1's
+    # uses an undefined .b macro): no warning beyond those of the same page without our patch
+    plain = Path(patchkit("prepare", "--base", base, "--workdir", str(workdir())).stdout.strip())
+    ours, theirs = groff(tree / "qmail-smtpd.8"), groff(plain / "qmail-smtpd.8")
+    assert "DKVERIFY" in ours[0]
+    assert ours[1] <= theirs[1], ours[1] - theirs[1]
+    assert groff(tree / "qmail-remote.8")[1] <= groff(plain / "qmail-remote.8")[1]
+
+
+def groff(page: Path) -> tuple[str, Counter[str]]:
+    """The formatted text (overstrike removed) and the warnings, without line numbers."""
+    proc = subprocess.run(["groff", "-man", "-Tutf8", "-ww", str(page)], capture_output=True,
+                          text=True, check=False, env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr
+    warnings = Counter(re.sub(r"^.*?:\d+: ", "", ln) for ln in proc.stderr.splitlines())
+    return re.sub(".\b", "", proc.stdout), warnings
