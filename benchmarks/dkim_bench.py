@@ -139,8 +139,8 @@ def main() -> None:
                 for f in home.queue.iterdir():
                     f.unlink()
 
-            plain_rx = timed(lambda: receive(None), args.n)
-            verify_rx = timed(lambda: receive(""), args.n)
+            plain_rx, plain_rx_cpu = timed_both(lambda: receive(None), args.n)
+            verify_rx, verify_rx_cpu = timed_both(lambda: receive(""), args.n)
             resq = [sys.executable, str(REPO / "tests" / "integration" / "resquery.py"),
                     "default._domainkey.example.org"]
             lookups = [json.loads(subprocess.run(resolver_argv(resq, resolv), capture_output=True,
@@ -165,7 +165,10 @@ def main() -> None:
     print(f"qmail-smtpd receive, no verification: {plain_rx * 1000:.2f} ms")
     print(f"qmail-smtpd receive, DKVERIFY set:    {verify_rx * 1000:.2f} ms "
           f"(one key lookup ~{dns_cost * 1000:.2f} ms)")
-    print(f"  verification cost, DNS excluded: {(verify_rx - plain_rx - dns_cost) * 1000:.2f} ms")
+    print(f"  verification cost, wall minus the lookup: "
+          f"{(verify_rx - plain_rx - dns_cost) * 1000:.2f} ms (noisy)")
+    print(f"  verification cost, CPU (qmail-smtpd user+sys, mean; waiting for DNS is not CPU): "
+          f"{(verify_rx_cpu - plain_rx_cpu) * 1000:.2f} ms")
     print(f"per-message Perl Mail::DKIM signer (one DKIM signature): {perl * 1000:.2f} ms = "
           f"{perl / max(sign_cost, 1e-9):.1f}x our signing cost")
 
