@@ -95,10 +95,6 @@ def sources_fetch(cache: Cache, names: Sequence[str] = (), *, policy: FetchPolic
 
 # --- building ---------------------------------------------------------------------------------
 
-def default_workdir() -> Path:
-    return Path("build")
-
-
 def make_build_plan(opts: Options, workdir: Path, toolchain: Toolchain | None = None) -> Plan:
     tc = toolchain or detect_toolchain(opts.cc)
     return make_plan(opts, load_series(), load_manifest(), tc, workdir,

@@ -57,10 +57,6 @@ def isolation_problem() -> str | None:
     return None
 
 
-def can_isolate_resolver() -> bool:
-    return isolation_problem() is None
-
-
 def require_isolated_resolver() -> None:
     """Skip the calling test, with one line saying why, when resolver_argv cannot work here."""
     problem = isolation_problem()
