@@ -67,7 +67,9 @@ def sources_add_git(cache: Cache, gitdir: Path, ref: str, name: str,
     m = manifest or load_manifest()
     artifact = m.get(name)
     data = capture(["git", "-C", str(gitdir), "archive", "--format=tar", ref],
-                   what=f"git archive {ref}")
+                   what=f"git archive {ref}", error=ConfigError,
+                   hint=f"is {gitdir} a git repository with {ref!r}? "
+                        f"git -C {gitdir} tag lists its tags")
     return cache.add_tree(artifact, tar_bytes_members(data), f"{gitdir} at {ref}")
 
 

@@ -19,7 +19,7 @@ from patchkit import diffs
 from patchkit.cache import Cache
 from patchkit.digest import sha256_file
 from patchkit.errors import BuildFailed
-from patchkit.plan import CompileStage, Plan, SourceStage, users_files
+from patchkit.plan import CompileStage, Install, Plan, SourceStage, users_files
 from patchkit.render import render
 from patchkit.runner import run_step
 from patchkit.series import verify_patch
@@ -119,6 +119,8 @@ def run_compile(plan: Plan, st: CompileStage, log: Path) -> None:
     log.unlink(missing_ok=True)
     for step in st.steps:
         run_step(step, log)
+    for inst in st.installs:
+        install_files(work, inst, log)
     outputs = list(st.outputs)
     if st.component == "qmail":
         outputs += [f"build/qmail/{rel.rsplit('/', 1)[1]}" for rel in installed_files(work)
@@ -128,6 +130,20 @@ def run_compile(plan: Plan, st: CompileStage, log: Path) -> None:
         raise BuildFailed(f"{st.name}: the build did not produce {', '.join(missing)}",
                           f"see {log}")
     _write_stamp(plan, st.name, st.key, outputs)
+
+
+def install_files(work: Path, inst: Install, log: Path) -> None:
+    """Copy what inst names from the build tree into its destination (the private prefix)."""
+    inst.dest.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as out:
+        for pattern in inst.globs:
+            found = sorted(p for p in work.glob(pattern) if p.is_file())
+            if not found:
+                raise BuildFailed(f"the build of {work.name} made no {pattern} to install",
+                                  f"see {log}")
+            for f in found:
+                shutil.copy2(f, inst.dest / f.name)
+                out.write(f"installed {f} -> {inst.dest / f.name}\n")
 
 
 def execute(plan: Plan, cache: Cache, *, say: Log) -> list[StageResult]:

@@ -23,7 +23,7 @@ from patchkit.dkimspec import (
     DKIM_CANONS,
     RenderOptions,
 )
-from patchkit.errors import EXIT_CODES, PatchkitError
+from patchkit.errors import EXIT_CODES, PatchkitError, file_error
 from patchkit.fetch import terminal_progress
 from patchkit.keygen import BITS
 from patchkit.keygen import keygen as make_key
@@ -45,29 +45,51 @@ class Ctx:
 pass_ctx = click.make_pass_decorator(Ctx)
 
 
+def abs_path(**kw: Any) -> click.Path:
+    """A path option, made absolute where it enters: paths reach programs that run in other
+    directories (make in a build tree, qmail-remote in its home), never as relative text."""
+    return click.Path(path_type=Path, resolve_path=True, **kw)
+
+
 class PatchkitGroup(click.Group):
-    """Maps PatchkitError to its message, hint and exit code (tracebacks only with --debug)."""
+    """The one error rule: a PatchkitError or an OSError prints one line and a hint and exits with
+    its own code; anything else is a bug: one line, "rerun with --debug", exit 1. With --debug,
+    every error also prints its traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except PatchkitError as e:
-            obj = ctx.obj
-            if isinstance(obj, Ctx) and obj.debug:
-                traceback.print_exc()
-            click.secho(f"error: {e.message}", fg="red", err=True)
-            if e.hint:
-                click.echo(f"hint: {e.hint}", err=True)
-            ctx.exit(e.exit_code)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+        except Exception as e:  # the boundary: every error leaves as one line and a code
+            obj = ctx.obj
+            if isinstance(obj, Ctx) and obj.debug:
+                traceback.print_exc()
+            err = as_patchkit_error(e)
+            click.secho(f"error: {err.message}", fg="red", err=True)
+            if err.hint:
+                click.echo(f"hint: {err.hint}", err=True)
+            ctx.exit(err.exit_code)
+
+
+def as_patchkit_error(e: Exception) -> PatchkitError:
+    if isinstance(e, PatchkitError):
+        return e
+    if isinstance(e, OSError):
+        return file_error(e)
+    first = (str(e).strip().splitlines() or [""])[0]
+    return PatchkitError(f"internal error: {type(e).__name__}: {first}",
+                         "this is a bug in patchkit: rerun with --debug and report the traceback")
+
 
 EPILOG = "Exit codes:\n\n\b\n" + "\n".join(f"{k:>3}  {v}" for k, v in sorted(EXIT_CODES.items()))
 
 
 @click.group(cls=PatchkitGroup, epilog=EPILOG)
-@click.option("--distdir", type=click.Path(path_type=Path), envvar="PATCHKIT_DISTDIR",
+@click.option("--distdir", type=abs_path(file_okay=False), envvar="PATCHKIT_DISTDIR",
               help="Download cache [env PATCHKIT_DISTDIR; default ~/.cache/patchkit/distfiles].")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
@@ -75,7 +97,7 @@ EPILOG = "Exit codes:\n\n\b\n" + "\n".join(f"{k:>3}  {v}" for k, v in sorted(EXI
 @click.pass_context
 def cli(ctx: click.Context, distdir: Path | None, quiet: bool, debug: bool) -> None:
     """Reproducible, tested builds of qmail with DKIM and DomainKeys."""
-    ctx.obj = Ctx(distdir or default_distdir(), quiet, debug)
+    ctx.obj = Ctx(distdir or default_distdir().absolute(), quiet, debug)
 
 
 def emit(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
@@ -232,14 +254,16 @@ def build_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      "netqmail-1.06, notqmail-1.09."),
         click.option("--qmail-home", default="/var/qmail", show_default=True,
                      help="conf-qmail: where qmail will live."),
-        click.option("--dkim/--no-dkim", default=False, show_default=True,
-                     help="Compile the DKIM/DomainKeys code (-DDKIM)."),
-        click.option("--sanitize", is_flag=True,
+        click.option("--dkim/--no-dkim", default=True, show_default=True,
+                     help="Compile the DKIM/DomainKeys code (-DDKIM); --no-dkim: plain qmail."),
+        click.option("--sanitize/--no-sanitize", default=False,
                      help="Build with AddressSanitizer and UBSan (for tests)."),
         click.option("--cc", default="gcc", show_default=True, help="C compiler."),
         click.option("--cxx", default="g++", show_default=True, help="C++ compiler (libdkim)."),
         click.option("-j", "--jobs", type=int, default=os.cpu_count() or 1, show_default=True),
-        click.option("--workdir", type=click.Path(path_type=Path), default=Path("build"),
+        click.option("--optimize", default="-O2", show_default=True,
+                     help="Optimisation flag for qmail and the libraries."),
+        click.option("--workdir", type=abs_path(file_okay=False), default=Path("build"),
                      show_default=True, help="Where trees are unpacked and built."),
         *dkim_options,
     ]
@@ -253,12 +277,12 @@ def options_from(kw: dict[str, Any]) -> Options:
         raise click.UsageError("--base is required")
     return Options(base=kw["base"], qmail_home=kw["qmail_home"], dkim=kw["dkim"],
                    sanitize=kw["sanitize"], cc=kw["cc"], cxx=kw["cxx"], jobs=kw["jobs"],
-                   render=render_options_from(kw))
+                   optimize=kw["optimize"], render=render_options_from(kw))
 
 
 @cli.command()
 @build_options
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("-o", "--output", type=abs_path(dir_okay=False),
               help="Write the patch here [default: standard output].")
 @pass_ctx
 def render(c: Ctx, /, output: Path | None, **kw: Any) -> None:
@@ -281,7 +305,7 @@ def render(c: Ctx, /, output: Path | None, **kw: Any) -> None:
 @click.option("--selector", default="default", show_default=True)
 @click.option("--bits", type=click.Choice([str(b) for b in BITS]), default="2048",
               show_default=True)
-@click.option("--keydir", type=click.Path(path_type=Path), default=Path("/etc/domainkeys"),
+@click.option("--keydir", type=abs_path(file_okay=False), default=Path("/etc/domainkeys"),
               show_default=True, help="control/dksign then names KEYDIR/%/SELECTOR.")
 @click.option("--force", is_flag=True, help="Replace an existing key.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -289,8 +313,11 @@ def keygen(domain: str, selector: str, bits: str, keydir: Path, force: bool,
            as_json: bool) -> None:
     """Make a signing key for DOMAIN and the DNS TXT records to publish (like dknewkey)."""
     k = make_key(domain, selector=selector, bits=int(bits), keydir=keydir, force=force)
+    if k.note:
+        click.secho(k.note, fg="yellow", err=True)
     emit({"private_key": str(k.private), "public_records": str(k.public),
-          "dkim_record": k.dkim_record, "domainkeys_record": k.dk_record}, as_json,
+          "dkim_record": k.dkim_record, "domainkeys_record": k.dk_record, "note": k.note or None},
+         as_json,
          lambda d: f"private key: {d['private_key']}\nDNS records: {d['public_records']}\n"
                    + k.public.read_text())
 
@@ -310,7 +337,7 @@ def prepare(c: Ctx, /, **kw: Any) -> None:
               show_default=True, help="Where to build: this machine, or a container.")
 @click.option("--suite", type=click.Choice(["bookworm", "trixie"]), default="bookworm",
               show_default=True, help="Debian suite of the build image (docker backend).")
-@click.option("-o", "--output", type=click.Path(path_type=Path),
+@click.option("-o", "--output", type=abs_path(file_okay=False),
               help="Output directory [default: WORKDIR/VARIANT/out].")
 @click.option("--json", "as_json", is_flag=True, help="Print build.json to stdout.")
 @click.option("--matrix", is_flag=True,

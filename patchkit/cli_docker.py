@@ -68,9 +68,10 @@ def doctor(c: Any, as_json: bool) -> None:
 @click.option("--backend", type=click.Choice(["local", "docker"]), default="local",
               show_default=True, help="Run the suite here, or in the build image.")
 @SUITE_OPTION
-@click.option("--junit", type=click.Path(path_type=Path),
+@click.option("--junit", type=click.Path(path_type=Path, resolve_path=True, dir_okay=False),
               help="Where to write JUnit XML [default: WORKDIR/junit-BASE-BACKEND.xml].")
-@click.option("--workdir", type=click.Path(path_type=Path), default=Path("build"),
+@click.option("--workdir", type=click.Path(path_type=Path, resolve_path=True, file_okay=False),
+              default=Path("build"),
               show_default=True, help="Where the builds the suite makes live.")
 @click.pass_obj
 def test(c: Any, base: str, backend: str, suite: str, junit: Path | None, workdir: Path) -> None:

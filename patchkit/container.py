@@ -35,10 +35,17 @@ def connect(timeout: int = 120) -> Any:
     docker: Any = importlib.import_module("docker")
 
     url = engine_url()
+    if url.startswith("unix://") and not Path(url[len("unix://"):]).exists():
+        # say so at once (and leave the SDK no half-made socket to leak)
+        raise EngineError(f"no Docker engine at {url}: start one (dockerd) or use --backend local",
+                          f"{START_HINT}; {url[len('unix://'):]} does not exist")
+    client = None
     try:
         client = docker.from_env(timeout=timeout)
         client.ping()
     except Exception as e:  # DockerException, or requests' errors when the engine goes away
+        if client is not None:
+            client.close()  # its connection pool holds the socket that failed
         raise EngineError(f"no Docker engine at {url}: start one (dockerd) or use --backend local",
                           f"{START_HINT}; the engine said: {_first_line(e)}") from e
     return client

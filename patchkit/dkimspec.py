@@ -117,6 +117,14 @@ class RenderOptions:
                               "use a host name such as mx.example.com")
         return self
 
+    def argv(self) -> tuple[str, ...]:
+        """These options as the command line of patchkit build/render (see plan.Options.argv)."""
+        return ("--dkim-sign" if self.dkim_sign else "--no-dkim-sign",
+                "--dk-sign" if self.dk_sign else "--no-dk-sign",
+                "--dkim-algorithm", self.dkim_algorithm, "--dkim-canon", self.dkim_canon,
+                "--dk-canon", self.dk_canon, "--sign-headers", ":".join(self.sign_headers),
+                "--authserv-id", self.authserv_id)
+
     def template_vars(self, base: str) -> dict[str, Any]:
         return {
             "base": base,

@@ -20,7 +20,7 @@ from patchkit.cache import Cache
 from patchkit.errors import BuildFailed, EngineError, PatchkitError
 from patchkit.plan import Options
 from patchkit.resources import PACKAGE
-from patchkit.suite import pytest_argv, read_result, require_base_inputs
+from patchkit.suite import checkout, pytest_argv, read_result, require_base_inputs
 
 PROXY_VARS = ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
 
@@ -30,19 +30,25 @@ def state_dir(workdir: Path, suite: str) -> Path:
 
 
 def ensure_base(client: Any, suite: str, say: Log) -> str:
-    """patchkit-base:SUITE, made from debian:SUITE-slim where the engine can pull; otherwise
-    EngineError with the exact bootstrap command."""
+    """patchkit-base:SUITE: present, or pulled as debian:SUITE-slim, or (on engines that cannot
+    pull) bootstrapped here from Debian packages where this process may (root, debootstrap);
+    otherwise EngineError with the exact bootstrap command."""
     ref = image.base_image(suite)
     if container.image_exists(client, ref):
         return ref
     say(f"{ref} is not here: trying to pull debian:{suite}-slim")
     try:
         container.pull_as(client, f"debian:{suite}-slim", image.BASE_REPOSITORY, suite)
+        return ref
     except EngineError as e:
-        raise EngineError(f"base image {ref} is missing and cannot be pulled ({e.message})",
-                          f"create it here from Debian packages: {image.bootstrap_command(suite)}"
-                          ) from e
-    return ref
+        why = e.message
+    if os.geteuid() == 0 and shutil.which("debootstrap"):
+        say(f"cannot pull ({why}): bootstrapping {ref} from Debian packages instead")
+        image.bootstrap(client, suite, say=say)
+        return ref
+    raise EngineError(f"base image {ref} is missing and cannot be pulled ({why})",
+                      "create it here from Debian packages (needs root and debootstrap): "
+                      f"sudo {image.bootstrap_command(suite)}")
 
 
 def pip_cert_file() -> Path | None:
@@ -88,13 +94,8 @@ def mounts(cache: Cache, state: Path) -> tuple[container.Mount, ...]:
 
 def build_argv(opts: Options) -> list[str]:
     """The local build, as the container runs it: same options, workdir in the state mount."""
-    argv = ["patchkit", "build", "--backend", "local", "--base", opts.base,
-            "--qmail-home", opts.qmail_home, "--dkim" if opts.dkim else "--no-dkim",
-            "--cc", opts.cc, "--cxx", opts.cxx, "-j", str(opts.jobs),
+    return ["patchkit", "build", "--backend", "local", *opts.argv(),
             "--workdir", dockerfile.STATE, "--json"]
-    if opts.sanitize:
-        argv.append("--sanitize")
-    return argv
 
 
 def to_host(text: str, ms: tuple[container.Mount, ...]) -> str:
@@ -180,9 +181,7 @@ def test(base: str, cache: Cache, workdir: Path, junit: Path, *, suite: str,
          say: Log) -> dict[str, Any]:
     """The integration suite for base, run in the build image against binaries built there."""
     require_base_inputs(base, cache)
-    if not (PACKAGE.parent / "tests" / "integration").is_dir():
-        raise EngineError("the test suite is not next to patchkit (no tests/integration)",
-                          "run patchkit test from a checkout")
+    checkout()
     client = container.connect()
     tag = ensure_build_image(client, suite, say)
     state = state_dir(workdir, suite)

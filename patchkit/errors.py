@@ -7,6 +7,8 @@ The codes are part of the interface (README, "Exit codes"); never renumber them.
 
 from __future__ import annotations
 
+import errno
+
 
 class PatchkitError(Exception):
     """Base of every expected failure. Anything else is a bug (exit 1, traceback with --debug)."""
@@ -67,6 +69,13 @@ class EngineError(PatchkitError):
     exit_code = 10
 
 
+class FileError(PatchkitError):
+    """A file or directory could not be read or written (permissions, a full disk, a path that
+    is not a directory): the operating system's OSError, with the path and what to do."""
+
+    exit_code = 12
+
+
 class TestsFailed(PatchkitError):
     """The integration suite ran and some tests failed."""
 
@@ -87,4 +96,26 @@ EXIT_CODES: dict[int, str] = {
     ToolMissing.exit_code: "a required tool is missing",
     EngineError.exit_code: "Docker engine or image problem",
     TestsFailed.exit_code: "tests failed",
+    FileError.exit_code: "a file or directory could not be read or written",
 }
+
+_OS_HINTS = {
+    errno.EACCES: "you may not write or read there: run as a user who may (root?), or choose "
+                  "another path",
+    errno.EPERM: "the operation is not permitted for this user: run as root, or choose another "
+                 "path",
+    errno.ENOSPC: "the disk is full: free some space, or choose a path on another file system",
+    errno.EDQUOT: "your disk quota is used up: free some space, or choose another path",
+    errno.EROFS: "that file system is read-only: choose a writable path",
+    errno.ENOENT: "a directory on that path does not exist: check the path",
+    errno.ENOTDIR: "a part of that path is a file, not a directory: check the path",
+    errno.EISDIR: "that path is a directory where a file was expected: check the path",
+}
+
+
+def file_error(e: OSError) -> FileError:
+    """The one-line form of an OSError: what failed on which path, and a hint for its errno."""
+    where = " -> ".join(str(p) for p in (e.filename, e.filename2) if p is not None)
+    what = e.strerror or str(e)
+    message = f"{where}: {what}" if where else what
+    return FileError(message, _OS_HINTS.get(e.errno or 0, "check the path and its permissions"))

@@ -9,7 +9,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +71,7 @@ def run_matrix(template: Options, bases: Sequence[str], suites: Sequence[str],
     cells = []
     for suite in suites:
         for base in bases:
-            opts = Options(base=base, qmail_home=template.qmail_home, dkim=template.dkim,
-                           sanitize=template.sanitize, cc=template.cc, cxx=template.cxx,
-                           jobs=template.jobs)
+            opts = replace(template, base=base)
             say(f"matrix: {base} on {suite}")
             t0 = time.monotonic()
             digest, result, detail = "", "ok", ""

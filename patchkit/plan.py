@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from patchkit.dkimspec import RenderOptions
+from patchkit.errors import ConfigError
 from patchkit.runner import Step
 from patchkit.series import Base, Patch, Series, Toolchain
 from patchkit.sources import Artifact, Manifest
@@ -45,13 +46,23 @@ SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-omit-frame-pointer",
 class Options:
     base: str
     qmail_home: str = "/var/qmail"
-    dkim: bool = False
+    dkim: bool = True  # the tool exists to build qmail with DKIM; --no-dkim for plain qmail
     sanitize: bool = False
     cc: str = "gcc"
     cxx: str = "g++"
     jobs: int = 2
     optimize: str = "-O2"
     render: RenderOptions = field(default_factory=RenderOptions)  # used when dkim is set
+
+    def argv(self) -> tuple[str, ...]:
+        """Every field as patchkit build's command line: the one conversion the docker backend
+        and the matrix cells use to pass options on; the CLI parses it back (options_from), and
+        a unit test round-trips every field."""
+        return ("--base", self.base, "--qmail-home", self.qmail_home,
+                "--dkim" if self.dkim else "--no-dkim",
+                "--sanitize" if self.sanitize else "--no-sanitize",
+                "--cc", self.cc, "--cxx", self.cxx, "--jobs", str(self.jobs),
+                "--optimize", self.optimize, *self.render.argv())
 
     @property
     def variant(self) -> str:
@@ -72,6 +83,15 @@ class SourceStage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Install:
+    """Copy the files matching globs (relative to the stage's build tree) into dest, after the
+    stage's steps: done by the executor in Python, so no shell string, no quoting, no cwd."""
+
+    globs: tuple[str, ...]
+    dest: Path
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CompileStage:
     """Build in a fresh copy of a source stage's tree."""
 
@@ -82,6 +102,7 @@ class CompileStage:
     files: dict[str, str]  # files written into the tree before building (conf-cc...)
     key: str
     outputs: tuple[str, ...] = ()  # relative to the plan's root; checked before a skip
+    installs: tuple[Install, ...] = ()
     needs_users: bool = False
 
 
@@ -131,11 +152,25 @@ def conf_files(opts: Options, base: Base, prefix: Path) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
+def check_workdir(workdir: Path) -> Path:
+    """The plan writes the workdir into argv, environment and conf-* files that programs read
+    from other directories: it must be absolute (resolve it where it enters, in the CLI), and
+    free of white space, on which qmail's scripts split conf-cc and conf-dkim."""
+    if not workdir.is_absolute():
+        raise ConfigError(f"the workdir {workdir} is relative",
+                          "resolve it where it enters (the CLI does: Path.resolve())")
+    if any(c.isspace() for c in str(workdir)):
+        raise ConfigError(f"the workdir {str(workdir)!r} contains white space",
+                          "qmail's build scripts split conf-cc on white space: choose a path "
+                          "without it, e.g. --workdir /var/tmp/patchkit")
+    return workdir
+
+
 def make_plan(opts: Options, series: Series, manifest: Manifest, tc: Toolchain,
               workdir: Path, templates_key: str = "") -> Plan:
     """templates_key: digest of templates/dkim (the DKIM patch is rendered from it)."""
     base = series.base(opts.base)
-    root = workdir / opts.variant
+    root = check_workdir(workdir) / opts.variant
     prefix = root / "prefix"
     jobs = f"-j{max(opts.jobs, 1)}"
 
@@ -154,7 +189,7 @@ def make_plan(opts: Options, series: Series, manifest: Manifest, tc: Toolchain,
     tcd = tc.describe()
     lib_flags = " ".join(cflags(opts))
 
-    def library(component: str, make: tuple[str, ...], install: str,
+    def library(component: str, make: tuple[str, ...], installs: tuple[Install, ...],
                 outputs: tuple[str, ...]) -> CompileStage:
         """A library stage: make, run the library's own test program, copy into the prefix.
         The libraries are always built, so their checks vet every build."""
@@ -164,25 +199,24 @@ def make_plan(opts: Options, series: Series, manifest: Manifest, tc: Toolchain,
         steps = (
             Step(name=f"{component}: make", argv=("make", jobs, *make), cwd=cwd),
             Step(name=f"{component}: check (its own test program)",
-                 argv=(sys.executable, "-m", "patchkit.checks", component, "."), cwd=cwd),
-            Step(name=f"{component}: install", argv=("sh", "-c", install), cwd=cwd),
+                 argv=(sys.executable, "-m", "patchkit.checks", component, str(cwd)), cwd=cwd),
         )
         return CompileStage(name=component, component=component, source=src.name, steps=steps,
-                            files={}, key=key_of("compile", src.key, steps, tcd),
-                            outputs=outputs)
+                            files={}, key=key_of("compile", src.key, steps, installs, tcd),
+                            outputs=outputs, installs=installs)
 
     compiles = [
         library("libdomainkeys",
                 ("libdomainkeys.a", "domainkeys.h", "dktest", f"CC={opts.cc}",
                  f"CFLAGS=-DBIND_8_COMPAT {lib_flags}"),
-                f"mkdir -p {prefix}/lib {prefix}/include && cp libdomainkeys.a {prefix}/lib/ && "
-                f"cp domainkeys.h dktrace.h {prefix}/include/",
+                (Install(globs=("libdomainkeys.a",), dest=prefix / "lib"),
+                 Install(globs=("domainkeys.h", "dktrace.h"), dest=prefix / "include")),
                 ("build/libdomainkeys/dktest", "prefix/lib/libdomainkeys.a")),
         library("libdkim",
                 ("-C", "src", "libdkim.a", "libdkimtest", f"CXX={opts.cxx}",
                  f"CXXFLAGS={lib_flags}"),
-                f"mkdir -p {prefix}/lib {prefix}/include/libdkim && cp src/libdkim.a "
-                f"{prefix}/lib/ && cp src/*.h {prefix}/include/libdkim/",
+                (Install(globs=("src/libdkim.a",), dest=prefix / "lib"),
+                 Install(globs=("src/*.h",), dest=prefix / "include" / "libdkim")),
                 ("build/libdkim/src/libdkimtest", "prefix/lib/libdkim.a")),
     ]
     lib_keys = [c.key for c in compiles]

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from patchkit.errors import BuildFailed, ToolMissing
+from patchkit.errors import BuildFailed, PatchkitError, ToolMissing
 
 TAIL_LINES = 25
 
@@ -35,18 +35,22 @@ def require_tool(name: str, hint: str) -> str:
     return path
 
 
-def capture(argv: Sequence[str], cwd: Path | None = None, what: str = "") -> bytes:
-    """Run a short command and return its stdout; failures become BuildFailed."""
+def capture(argv: Sequence[str], cwd: Path | None = None, what: str = "", *,
+            error: type[PatchkitError] = BuildFailed, hint: str = "",
+            input: bytes | None = None) -> bytes:
+    """Run a short command and return its stdout. A non-zero exit raises ``error``, the class of
+    what failed (a bad git ref is a ConfigError, not a build failure), with the command's last
+    lines of stderr and ``hint``."""
     try:
-        proc = subprocess.run(list(argv), cwd=cwd, capture_output=True, check=False)
+        proc = subprocess.run(list(argv), cwd=cwd, capture_output=True, check=False, input=input,
+                              stdin=None if input is not None else subprocess.DEVNULL)
     except FileNotFoundError as e:
         raise ToolMissing(f"{argv[0]} is not installed", f"install {argv[0]}") from e
     if proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip().splitlines()[-5:]
-        raise BuildFailed(
-            f"{what or argv[0]} failed (exit {proc.returncode}): {' '.join(argv)}",
-            "\n".join(err),
-        )
+        detail = "; ".join(err) or "(it printed nothing)"
+        raise error(f"{what or argv[0]} failed (exit {proc.returncode}): {detail}",
+                    hint or f"the command was: {' '.join(argv)}")
     return proc.stdout
 
 

@@ -4,7 +4,6 @@ An adapter: it runs programs (through runner.capture) and returns a series.Toolc
 from __future__ import annotations
 
 import re
-import subprocess
 
 from patchkit.errors import ToolMissing
 from patchkit.runner import capture
@@ -19,8 +18,9 @@ def _ints(text: str) -> tuple[int, ...]:
 
 def compiler(cc: str = "gcc") -> tuple[str, tuple[int, ...]]:
     try:
-        version = capture([cc, "--version"], what=f"{cc} --version").decode()
-        full = capture([cc, "-dumpfullversion", "-dumpversion"]).decode().strip()
+        version = capture([cc, "--version"], what=f"{cc} --version", error=ToolMissing).decode()
+        full = capture([cc, "-dumpfullversion", "-dumpversion"], error=ToolMissing
+                       ).decode().strip()
     except ToolMissing as e:
         raise ToolMissing(f"C compiler {cc!r} not found", "apt-get install gcc g++ make") from e
     name = "clang" if "clang" in version.splitlines()[0] else "gcc"
@@ -28,11 +28,9 @@ def compiler(cc: str = "gcc") -> tuple[str, tuple[int, ...]]:
 
 
 def openssl(cc: str = "gcc") -> tuple[int, ...]:
-    proc = subprocess.run([cc, "-E", "-dM", "-xc", "-"], input=b"#include <openssl/opensslv.h>\n",
-                          capture_output=True, check=False)
-    if proc.returncode != 0:
-        raise ToolMissing("OpenSSL headers not found (openssl/opensslv.h)", OPENSSL_HINT)
-    text = proc.stdout.decode()
+    text = capture([cc, "-E", "-dM", "-xc", "-"], input=b"#include <openssl/opensslv.h>\n",
+                   what="OpenSSL headers (openssl/opensslv.h)", error=ToolMissing,
+                   hint=OPENSSL_HINT).decode()
     m = re.search(r"#define OPENSSL_VERSION_STR \"([\d.]+)\"", text)
     if m:
         return _ints(m[1])
@@ -45,8 +43,8 @@ def openssl(cc: str = "gcc") -> tuple[int, ...]:
 
 def libc() -> tuple[str, tuple[int, ...]]:
     try:
-        out = capture(["getconf", "GNU_LIBC_VERSION"]).decode()
-    except Exception:  # musl and others have no such variable
+        out = capture(["getconf", "GNU_LIBC_VERSION"], error=ToolMissing).decode()
+    except ToolMissing:  # musl and others have no such variable
         return "unknown", ()
     return "glibc", _ints(out)
 

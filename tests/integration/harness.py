@@ -87,9 +87,8 @@ def build_base(base: str, *, dkim: bool = False, sanitize: bool = False) -> Buil
     wd = workdir()
     variant = base + ("+dkim" if dkim else "") + ("+san" if sanitize else "")
     home = wd / "homes" / variant
-    args = ["build", "--base", base, "--workdir", str(wd), "--qmail-home", str(home), "--json"]
-    if dkim:
-        args.append("--dkim")
+    args = ["build", "--base", base, "--workdir", str(wd), "--qmail-home", str(home), "--json",
+            "--dkim" if dkim else "--no-dkim"]
     if sanitize:
         args.append("--sanitize")
     report = json.loads(patchkit(*args).stdout)

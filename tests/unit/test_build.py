@@ -105,7 +105,8 @@ def synth(tmp_path: Path) -> Synth:
                                          "cp o.txt res && echo other >> ../../ran.log"),),
                      outputs=("build/other/res",), needs_users=True),
     )
-    plan = Plan(options=Options(base="qmail-1.03"), toolchain=TC, root=root, sources=sources,
+    plan = Plan(options=Options(base="qmail-1.03", dkim=False), toolchain=TC, root=root,
+                sources=sources,
                 compiles=compiles, conf={"conf-qmail": "/var/qmail\n"})
     return Synth(root=root, cache=cache, plan=plan, said=[])
 
@@ -276,7 +277,8 @@ def qsynth(tmp_path: Path) -> Synth:
                         steps=(sh("qmail: make", root, "qmail",
                                   "printf bin > qmail-send && printf bin2 > qmail-inject && "
                                   "echo qmail >> ../../ran.log"),))
-    plan = Plan(options=Options(base="qmail-1.03"), toolchain=TC, root=root, sources=(src,),
+    plan = Plan(options=Options(base="qmail-1.03", dkim=False), toolchain=TC, root=root,
+                sources=(src,),
                 compiles=(comp,), conf={"conf-cc": "cc -O2\n", "conf-qmail": "/var/qmail\n"})
     return Synth(root=root, cache=cache, plan=plan, said=[])
 

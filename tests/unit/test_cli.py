@@ -16,7 +16,6 @@ from patchkit.cache import TRUST_FILE
 from patchkit.cli import cli
 from patchkit.errors import (
     EXIT_CODES,
-    BuildFailed,
     ConfigError,
     SourceUnavailable,
     VerificationError,
@@ -105,7 +104,8 @@ def test_sources_add_git_tree_mismatch(tmp_path: Path) -> None:
 def test_sources_add_git_bad_ref_and_unpinned_tree(tmp_path: Path) -> None:
     repo = git_repo(tmp_path / "repo", TREE, tag="v1")
     r = run(tmp_path / "dd", "sources", "add-git", str(repo), "no-such-tag", "--as", "qmail-1.03")
-    assert r.exit_code == BuildFailed.exit_code
+    assert r.exit_code == ConfigError.exit_code  # a bad ref is the user's configuration
+    assert "no-such-tag" in r.output and "hint: " in r.output
     r = run(tmp_path / "dd", "sources", "add-git", str(repo), "v1", "--as", "jms1-7.10")
     assert r.exit_code == ConfigError.exit_code  # a patch has no tree digest
 

@@ -217,11 +217,33 @@ def test_build_image_failure_shows_the_end_of_the_build() -> None:
     assert "Unable to locate package gcc" in e.value.hint
 
 
-def test_missing_base_that_cannot_be_pulled_names_the_bootstrap_command() -> None:
+def test_missing_base_that_cannot_be_pulled_names_the_bootstrap_command(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dockerbuild.os, "geteuid", lambda: 1000)  # not root: cannot bootstrap
     with pytest.raises(EngineError) as e:
         dockerbuild.ensure_base(FakeClient(), "trixie", lambda _: None)
     assert "patchkit-base:trixie is missing and cannot be pulled" in e.value.message
-    assert e.value.hint.endswith("patchkit image bootstrap --suite trixie")
+    assert e.value.hint.endswith("sudo patchkit image bootstrap --suite trixie")
+
+
+def test_missing_base_is_bootstrapped_where_this_process_may(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dockerbuild.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(dockerbuild.shutil, "which", lambda name: f"/usr/sbin/{name}")
+    client = FakeClient()
+    made: list[str] = []
+
+    def bootstrap(c: FakeClient, suite: str, *, say: Any) -> dict[str, Any]:
+        assert c is client
+        made.append(suite)
+        c.present.add(image.base_image(suite))
+        return {"image": image.base_image(suite)}
+
+    monkeypatch.setattr(image, "bootstrap", bootstrap)
+    said: list[str] = []
+    assert dockerbuild.ensure_base(client, "trixie", said.append) == "patchkit-base:trixie"
+    assert made == ["trixie"]
+    assert any("bootstrapping patchkit-base:trixie" in s for s in said)
 
 
 def test_missing_base_is_pulled_and_tagged_where_the_engine_can() -> None:
@@ -257,8 +279,8 @@ def test_docker_build_runs_local_build_in_container(fake_engine: FakeClient,
     said: list[str] = []
     cache = Cache(tmp_path / "cache")
     cache.root.mkdir()
-    report = dockerbuild.build(Options(base="netqmail-1.06", jobs=3), cache, tmp_path / "w",
-                               None, suite="bookworm", say=said.append)
+    report = dockerbuild.build(Options(base="netqmail-1.06", dkim=False, jobs=3), cache,
+                               tmp_path / "w", None, suite="bookworm", say=said.append)
     assert report["output_dir"] == str(inner_out)
     assert report["backend"]["name"] == "docker"
     assert f"[bookworm] qmail: building (log: {state}/netqmail-1.06/logs/q.log)" in said
@@ -272,7 +294,7 @@ def test_docker_build_runs_local_build_in_container(fake_engine: FakeClient,
     argv = kw["command"]
     assert argv[:4] == ["patchkit", "build", "--backend", "local"]
     assert argv[argv.index("--workdir") + 1] == "/work"
-    assert argv[argv.index("-j") + 1] == "3"
+    assert argv[argv.index("--jobs") + 1] == "3"
     assert "--json" in argv and "--no-dkim" in argv
 
 
@@ -285,7 +307,7 @@ def test_docker_build_copies_outputs_to_the_chosen_dir(fake_engine: FakeClient,
                                      "stage_results": []}).encode()
     dest = tmp_path / "dest"
     (tmp_path / "cache").mkdir()
-    report = dockerbuild.build(Options(base="netqmail-1.06"), Cache(tmp_path / "cache"),
+    report = dockerbuild.build(Options(base="netqmail-1.06", dkim=False), Cache(tmp_path / "cache"),
                                tmp_path / "w", dest, suite="bookworm", say=lambda _: None)
     assert report["output_dir"] == str(dest.resolve())
     assert (dest / "bin" / "qmail-smtpd").read_text() == "elf"
@@ -303,7 +325,7 @@ def test_docker_build_failure_names_step_and_keeps_full_log(fake_engine: FakeCli
                           b"qmail-smtpd.c:12: error: oops\n")
     (tmp_path / "cache").mkdir()
     with pytest.raises(BuildFailed) as e:
-        dockerbuild.build(Options(base="netqmail-1.06"), Cache(tmp_path / "cache"),
+        dockerbuild.build(Options(base="netqmail-1.06", dkim=False), Cache(tmp_path / "cache"),
                           tmp_path / "w", None, suite="bookworm", say=lambda _: None)
     assert "step 'qmail: make' failed with exit 2" in e.value.message
     assert f"last lines of {logs}/qmail.log:" in e.value.hint

@@ -10,6 +10,7 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,7 +19,7 @@ from click.testing import CliRunner
 
 from patchkit import keygen as kg
 from patchkit.cli import cli
-from patchkit.errors import ConfigError
+from patchkit.errors import ConfigError, FileError
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI")
 
@@ -161,7 +162,9 @@ def test_cli_keygen_json(tmp_path: Path, no_group: None) -> None:
                                  "--selector", "mail", "--bits", "1024", "--json"])
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
-    assert set(data) == {"private_key", "public_records", "dkim_record", "domainkeys_record"}
+    assert set(data) == {"private_key", "public_records", "dkim_record", "domainkeys_record",
+                         "note"}
+    assert "chgrp qmail" in data["note"]  # no qmail group here: the key is 0600, say so
     assert data["private_key"] == str(tmp_path / "example.com" / "mail")
     assert Path(data["public_records"]).read_text().count(" IN TXT (") == 2
     assert data["dkim_record"].startswith("v=DKIM1; k=rsa; p=")
@@ -178,6 +181,61 @@ def test_cli_keygen_json(tmp_path: Path, no_group: None) -> None:
     assert text.exit_code == 0, text.output
     assert text.stdout.startswith(f"private key: {tmp_path / 'example.com' / 'mail'}\n")
     assert "IN TXT" in text.stdout
+
+
+def test_printed_paths_are_absolute_for_a_relative_keydir(tmp_path: Path, no_group: None,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """control/dksign takes the printed path, and qmail-remote runs in the qmail home: a
+    relative path there finds no key (and the first round then sent mail unsigned)."""
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(cli, ["keygen", "example.com", "--keydir", "keys", "--bits", "1024",
+                                 "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["private_key"] == str(tmp_path / "keys" / "example.com" / "default")
+    assert data["public_records"] == str(tmp_path / "keys" / "example.com" / "default.pub")
+    k = kg.keygen("example.org", keydir=Path("rel"), bits=1024)
+    assert k.private == tmp_path / "rel" / "example.org" / "default"
+
+
+def test_a_chown_that_fails_while_the_qmail_group_exists_is_an_error(
+        tmp_path: Path, my_group: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from patchkit import files
+
+    def refuse(path: str, uid: int, gid: int) -> None:
+        raise PermissionError(1, "Operation not permitted", path)
+
+    monkeypatch.setattr(files.os, "chown", refuse)
+    with pytest.raises(FileError) as e:
+        kg.keygen("example.com", keydir=tmp_path, bits=1024)
+    assert "qmail group" in e.value.message and "chgrp qmail" in e.value.hint
+    assert list((tmp_path / "example.com").iterdir()) == []  # no key, no temp file, no .pub
+
+
+def as_nobody(argv: list[str]) -> list[str]:
+    """argv run as an unprivileged user: as is for one, through setpriv for root."""
+    if os.geteuid() != 0:
+        return argv
+    if shutil.which("setpriv") is None:
+        pytest.skip("needs setpriv (util-linux) to run patchkit as an unprivileged user")
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv]
+
+
+@pytest.mark.spawns
+def test_keygen_where_it_may_not_write_is_one_line_and_a_hint(tmp_path: Path) -> None:
+    keydir = tmp_path / "etc-domainkeys"
+    keydir.mkdir(mode=0o755)
+    tmp_path.chmod(0o755)
+    os.chown(keydir, 0, 0) if os.geteuid() == 0 else keydir.chmod(0o555)
+    exe = str(Path(sys.executable).with_name("patchkit"))
+    env = {**os.environ, "HOME": str(tmp_path)}
+    proc = subprocess.run(as_nobody([exe, "keygen", "example.com", "--keydir", str(keydir)]),
+                          capture_output=True, text=True, env=env, check=False, timeout=60)
+    assert proc.returncode == FileError.exit_code, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith(f"error: {keydir}/") and "Permission denied" in lines[0]
+    assert lines[1].startswith("hint: ")
 
 
 def test_cli_keygen_refuses_bad_input(tmp_path: Path) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+import shlex
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +32,11 @@ def manifest() -> Manifest:
     return load_manifest()
 
 
+def opts(**kw: Any) -> Options:
+    """Options for plain qmail unless a test asks for DKIM (the CLI's default is DKIM)."""
+    return Options(**{"dkim": False, **kw})
+
+
 def mk(series_: Series, manifest: Manifest, opts: Options, tc: Toolchain = TC,
        templates_key: str = "tk1", workdir: Path = WORK) -> Plan:
     return make_plan(opts, series_, manifest, tc, workdir, templates_key=templates_key)
@@ -43,7 +51,7 @@ def keys(p: Plan) -> dict[str, str]:
 
 
 def test_structure(series_: Series, manifest: Manifest) -> None:
-    p = mk(series_, manifest, Options(base="qmail-1.03"))
+    p = mk(series_, manifest, opts(base="qmail-1.03"))
     assert [s.name for s in p.sources] == ["src-qmail", "src-libdomainkeys", "src-libdkim"]
     assert [c.name for c in p.compiles] == ["libdomainkeys", "libdkim", "qmail"]
     assert p.root == WORK / "qmail-1.03"
@@ -56,17 +64,17 @@ def test_structure(series_: Series, manifest: Manifest) -> None:
     for c in p.compiles[:2]:
         assert c.outputs and all(not o.startswith("/") for o in c.outputs)
     for k in keys(p).values():
-        assert len(k) == 64 and int(k, 16) >= 0
+        assert re.fullmatch(r"[0-9a-f]{64}", k), k
 
 
 def test_jms1_has_its_upstream_patch(series_: Series, manifest: Manifest) -> None:
-    p = mk(series_, manifest, Options(base="jms1-7.10"))
+    p = mk(series_, manifest, opts(base="jms1-7.10"))
     assert [u.name for u in p.sources[0].upstream] == ["jms1-7.10"]
 
 
 def test_keys_stable_for_equal_inputs(series_: Series, manifest: Manifest) -> None:
-    a = mk(series_, manifest, Options(base="jms1-7.10", dkim=True))
-    b = mk(series_, manifest, Options(base="jms1-7.10", dkim=True,
+    a = mk(series_, manifest, opts(base="jms1-7.10", dkim=True))
+    b = mk(series_, manifest, opts(base="jms1-7.10", dkim=True,
                                       render=RenderOptions(sign_headers=tuple(
                                           RenderOptions().sign_headers))))
     assert keys(a) == keys(b)
@@ -90,45 +98,45 @@ def _changed(a: Plan, b: Plan) -> set[str]:
 ])
 def test_option_changes_change_keys(series_: Series, manifest: Manifest,
                                     change: dict[str, object], expected: set[str]) -> None:
-    a = mk(series_, manifest, Options(base="qmail-1.03"))
+    a = mk(series_, manifest, opts(base="qmail-1.03"))
     b = mk(series_, manifest,
-           dataclasses.replace(Options(base="qmail-1.03"), **change))  # type: ignore[arg-type]
+           dataclasses.replace(opts(base="qmail-1.03"), **change))  # type: ignore[arg-type]
     assert _changed(a, b) == expected
 
 
 def test_base_changes_keys(series_: Series, manifest: Manifest) -> None:
-    a = mk(series_, manifest, Options(base="qmail-1.03"))
+    a = mk(series_, manifest, opts(base="qmail-1.03"))
     for other in ("jms1-7.10", "netqmail-1.06", "notqmail-1.09"):
-        b = mk(series_, manifest, Options(base=other))
+        b = mk(series_, manifest, opts(base=other))
         # the library sources are the same; their builds live under the variant's own root
         assert _changed(a, b) == {"src-qmail", "qmail", "libdomainkeys", "libdkim"}, other
         assert b.sources[0].tree.name != a.sources[0].tree.name or b.sources[0].upstream
 
 
 def test_compiler_version_changes_compile_keys(series_: Series, manifest: Manifest) -> None:
-    a = mk(series_, manifest, Options(base="qmail-1.03"))
-    b = mk(series_, manifest, Options(base="qmail-1.03"),
+    a = mk(series_, manifest, opts(base="qmail-1.03"))
+    b = mk(series_, manifest, opts(base="qmail-1.03"),
            tc=dataclasses.replace(TC, compiler_version=(14, 2, 0)))
     assert _changed(a, b) == {"libdomainkeys", "libdkim", "qmail"}
-    c = mk(series_, manifest, Options(base="qmail-1.03"), tc=dataclasses.replace(TC, libc="musl"))
+    c = mk(series_, manifest, opts(base="qmail-1.03"), tc=dataclasses.replace(TC, libc="musl"))
     assert _changed(a, c) == {"libdomainkeys", "libdkim", "qmail"}
 
 
 def test_openssl_version_changes_patches_and_keys(series_: Series, manifest: Manifest) -> None:
-    a = mk(series_, manifest, Options(base="jms1-7.10"))
-    b = mk(series_, manifest, Options(base="jms1-7.10"),
+    a = mk(series_, manifest, opts(base="jms1-7.10"))
+    b = mk(series_, manifest, opts(base="jms1-7.10"),
            tc=dataclasses.replace(TC, openssl_version=(1, 0, 2)))
     # fewer patches for old OpenSSL: libdomainkeys and jms1's smtpd patch are conditional
     assert _changed(a, b) == {"src-qmail", "src-libdomainkeys", "libdomainkeys", "libdkim",
                               "qmail"}
     # a different 3.x: same patches, but the compile keys still change
-    c = mk(series_, manifest, Options(base="jms1-7.10"),
+    c = mk(series_, manifest, opts(base="jms1-7.10"),
            tc=dataclasses.replace(TC, openssl_version=(3, 5, 0)))
     assert _changed(a, c) == {"libdomainkeys", "libdkim", "qmail"}
 
 
 def test_patch_sha256_changes_keys(series_: Series, manifest: Manifest) -> None:
-    a = mk(series_, manifest, Options(base="qmail-1.03"))
+    a = mk(series_, manifest, opts(base="qmail-1.03"))
     for comp, expected in (("qmail", {"src-qmail", "qmail"}),
                            ("libdkim", {"src-libdkim", "libdkim", "qmail"}),
                            ("libdomainkeys", {"src-libdomainkeys", "libdomainkeys", "qmail"})):
@@ -136,34 +144,34 @@ def test_patch_sha256_changes_keys(series_: Series, manifest: Manifest) -> None:
         patches = list(series_.patches)
         patches[i] = dataclasses.replace(patches[i], sha256="f" * 64)
         b = mk(dataclasses.replace(series_, patches=tuple(patches)), manifest,
-               Options(base="qmail-1.03"))
+               opts(base="qmail-1.03"))
         assert _changed(a, b) == expected, comp
 
 
 def test_patch_eol_and_strip_change_keys(series_: Series, manifest: Manifest) -> None:
-    a = mk(series_, manifest, Options(base="qmail-1.03"))
+    a = mk(series_, manifest, opts(base="qmail-1.03"))
     i = next(i for i, p in enumerate(series_.patches) if p.component == "libdkim")
     for change in ({"eol": "lf"}, {"strip": 2}):
         patches = list(series_.patches)
         patches[i] = dataclasses.replace(patches[i], **change)
         b = mk(dataclasses.replace(series_, patches=tuple(patches)), manifest,
-               Options(base="qmail-1.03"))
+               opts(base="qmail-1.03"))
         assert _changed(a, b) == {"src-libdkim", "libdkim", "qmail"}
 
 
 def test_added_patch_changes_keys(series_: Series, manifest: Manifest) -> None:
-    a = mk(series_, manifest, Options(base="qmail-1.03"))
+    a = mk(series_, manifest, opts(base="qmail-1.03"))
     extra = Patch(component="qmail", file="qmail-1.03/0099-x.patch", sha256="a" * 64)
     b = mk(dataclasses.replace(series_, patches=(*series_.patches, extra)), manifest,
-           Options(base="qmail-1.03"))
+           opts(base="qmail-1.03"))
     assert _changed(a, b) == {"src-qmail", "qmail"}
-    c = mk(series_, manifest, Options(base="qmail-1.03"))
+    c = mk(series_, manifest, opts(base="qmail-1.03"))
     assert _changed(a, c) == set()
 
 
 def test_render_options_and_templates_key_change_keys_only_with_dkim(
         series_: Series, manifest: Manifest) -> None:
-    base = Options(base="netqmail-1.06", dkim=True)
+    base = opts(base="netqmail-1.06", dkim=True)
     a = mk(series_, manifest, base)
     variants = [
         dataclasses.replace(base, render=RenderOptions(dkim_algorithm="rsa-sha1")),
@@ -176,7 +184,7 @@ def test_render_options_and_templates_key_change_keys_only_with_dkim(
         assert _changed(a, mk(series_, manifest, v)) == {"src-qmail", "qmail"}, v.render
     assert _changed(a, mk(series_, manifest, base, templates_key="tk2")) == {"src-qmail", "qmail"}
     # without --dkim neither matters
-    plain = Options(base="netqmail-1.06")
+    plain = opts(base="netqmail-1.06")
     p1 = mk(series_, manifest, plain)
     p2 = mk(series_, manifest, dataclasses.replace(
         plain, render=RenderOptions(dkim_algorithm="rsa-sha1")), templates_key="other")
@@ -185,16 +193,16 @@ def test_render_options_and_templates_key_change_keys_only_with_dkim(
 
 
 def test_dkim_with_invalid_render_options_is_refused(series_: Series, manifest: Manifest) -> None:
-    bad = Options(base="qmail-1.03", dkim=True, render=RenderOptions(dkim_canon="loose"))
+    bad = opts(base="qmail-1.03", dkim=True, render=RenderOptions(dkim_canon="loose"))
     with pytest.raises(ConfigError):
         mk(series_, manifest, bad)
     mk(series_, manifest, dataclasses.replace(bad, dkim=False))  # unused without --dkim
 
 
 def test_workdir_and_variant(series_: Series, manifest: Manifest, tmp_path: Path) -> None:
-    opts = Options(base="qmail-1.03", dkim=True, sanitize=True)
-    assert opts.variant == "qmail-1.03+dkim+san"
-    p = mk(series_, manifest, opts, workdir=tmp_path)
+    o = opts(base="qmail-1.03", dkim=True, sanitize=True)
+    assert o.variant == "qmail-1.03+dkim+san"
+    p = mk(series_, manifest, o, workdir=tmp_path)
     assert p.root == tmp_path / "qmail-1.03+dkim+san"
     assert p.path("src", "qmail") == p.root / "src" / "qmail"
     for c in p.compiles:
@@ -221,7 +229,7 @@ def _words(text: str) -> list[str]:
 @pytest.mark.parametrize("sanitize", [False, True])
 def test_conf_cc_always_gnu89(series_: Series, manifest: Manifest, base: str,
                               sanitize: bool) -> None:
-    p = mk(series_, manifest, Options(base=base, sanitize=sanitize))
+    p = mk(series_, manifest, opts(base=base, sanitize=sanitize))
     cc = _words(p.conf["conf-cc"])
     assert cc[0] == "gcc" and "-std=gnu89" in cc and "-O2" in cc
     ld = _words(p.conf["conf-ld"])
@@ -239,14 +247,14 @@ def test_conf_cc_always_gnu89(series_: Series, manifest: Manifest, base: str,
 
 def test_jms1_keeps_its_defines(series_: Series, manifest: Manifest) -> None:
     for base in ("jms1-7.10", "jms1-7.08"):
-        cc = _words(mk(series_, manifest, Options(base=base)).conf["conf-cc"])
+        cc = _words(mk(series_, manifest, opts(base=base)).conf["conf-cc"])
         assert "-DTLS" in cc and "-DEXTERNAL_TODO" in cc and "-std=gnu89" in cc
-    cc = _words(mk(series_, manifest, Options(base="netqmail-1.06")).conf["conf-cc"])
+    cc = _words(mk(series_, manifest, opts(base="netqmail-1.06")).conf["conf-cc"])
     assert "-DTLS" not in cc and "-DEXTERNAL_TODO" not in cc
 
 
 def test_dkim_conf(series_: Series, manifest: Manifest, tmp_path: Path) -> None:
-    p = mk(series_, manifest, Options(base="jms1-7.10", dkim=True, qmail_home="/opt/q"),
+    p = mk(series_, manifest, opts(base="jms1-7.10", dkim=True, qmail_home="/opt/q"),
            workdir=tmp_path)
     prefix = p.root / "prefix"
     cc = _words(p.conf["conf-cc"])
@@ -261,23 +269,78 @@ def test_dkim_conf(series_: Series, manifest: Manifest, tmp_path: Path) -> None:
 
 def test_conf_files_direct() -> None:
     s = load_series()
-    files = planmod.conf_files(Options(base="qmail-1.03", cc="clang", optimize="-Os"),
+    files = planmod.conf_files(opts(base="qmail-1.03", cc="clang", optimize="-Os"),
                                s.base("qmail-1.03"), Path("/p"))
     assert files["conf-cc"] == "clang -Os -std=gnu89\n"
     assert files["conf-ld"] == "clang -s\n"
 
 
 def test_library_steps_use_the_compilers_and_flags(series_: Series, manifest: Manifest) -> None:
-    p = mk(series_, manifest, Options(base="qmail-1.03", cc="gcc-14", cxx="g++-14", jobs=0))
+    p = mk(series_, manifest, opts(base="qmail-1.03", cc="gcc-14", cxx="g++-14", jobs=0))
     dk, dkim, q = p.compiles
     assert "CC=gcc-14" in dk.steps[0].argv and "-j1" in dk.steps[0].argv
     assert "CXX=g++-14" in dkim.steps[0].argv
     assert any(a.startswith("CFLAGS=-DBIND_8_COMPAT") for a in dk.steps[0].argv)
     assert [s.argv[-2:] for s in (dk.steps[1], dkim.steps[1])] == [
-        ("libdomainkeys", "."), ("libdkim", ".")]
+        ("libdomainkeys", str(p.root / "build" / "libdomainkeys")),
+        ("libdkim", str(p.root / "build" / "libdkim"))]
+    assert all(len(c.steps) == 2 for c in (dk, dkim))  # make, check; the copy is an Install
+    assert [(i.globs, i.dest) for i in dkim.installs] == [
+        (("src/libdkim.a",), p.root / "prefix" / "lib"),
+        (("src/*.h",), p.root / "prefix" / "include" / "libdkim")]
     env = q.steps[0].env
     assert env["NSS_WRAPPER_PASSWD"] == str(p.root / "nss" / "passwd")
     assert env["NSS_WRAPPER_GROUP"] == str(p.root / "nss" / "group")
+
+
+def test_the_plan_refuses_a_relative_workdir(series_: Series, manifest: Manifest) -> None:
+    with pytest.raises(ConfigError, match="relative"):
+        mk(series_, manifest, opts(base="netqmail-1.06"), workdir=Path("build"))
+
+
+def test_the_plan_refuses_a_workdir_with_white_space(series_: Series,
+                                                     manifest: Manifest) -> None:
+    with pytest.raises(ConfigError, match="white space") as e:
+        mk(series_, manifest, opts(base="netqmail-1.06"), workdir=Path("/tmp/my builds"))
+    assert "--workdir" in e.value.hint
+
+
+def _path_like(words: list[str]) -> list[str]:
+    """The paths in argv words, -I/-L flags and VAR=value strings."""
+    out = []
+    for w in words:
+        w = re.sub(r"^(-[IL]|[A-Z_]+=)", "", w)
+        if "/" in w and not w.startswith(("-", "http")):
+            out.append(w)
+    return out
+
+
+@pytest.mark.parametrize("dkim", [False, True])
+def test_every_path_the_plan_hands_to_programs_is_absolute(
+        series_: Series, manifest: Manifest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        dkim: bool) -> None:
+    """What the CLI does with --workdir build (the default) from some cwd: resolve it; then no
+    relative path reaches argv, a cwd, the environment, conf-* or an install destination."""
+    monkeypatch.chdir(tmp_path)
+    p = mk(series_, manifest, opts(base="jms1-7.10", dkim=dkim, sanitize=True),
+           workdir=Path("build").resolve())
+    seen: list[str] = []
+    for c in p.compiles:
+        for step in c.steps:
+            assert step.cwd.is_absolute()
+            seen += _path_like(list(step.argv)) + _path_like(list(step.env.values()))
+        seen += [str(i.dest) for i in c.installs]
+        for text in c.files.values():
+            seen += _path_like(shlex.split(text.splitlines()[0]))
+    for text in p.conf.values():
+        seen += _path_like(shlex.split(text.splitlines()[0]))
+    assert [s for s in seen if s.startswith(str(tmp_path / "build"))], \
+        "the plan names no path under the workdir: this test checks nothing"
+    relative = [s for s in seen if not s.startswith("/") and "*" not in s]
+    assert relative == []
+    if dkim:
+        assert any(s.startswith(str(tmp_path / "build")) for s in _path_like(
+            shlex.split(p.conf["conf-dkim"].splitlines()[0])))
 
 
 # --------------------------------------------------------------------------- users
