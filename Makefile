@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 
 build:
 	scripts/setup
-	.venv/bin/patchkit build --base $(BASE) --backend $(BACKEND) --dkim
+	.venv/bin/patchkit build --base $(BASE) --backend $(BACKEND)
 
 test:
 	scripts/setup --test

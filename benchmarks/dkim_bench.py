@@ -12,7 +12,7 @@
     .venv/bin/python benchmarks/dkim_bench.py [--base netqmail-1.06] [-n 200]
 
 Needs a patchkit build with --dkim (made if missing), root (for the resolver namespace), and the
-test peers (scripts/setup --test). Target (issue 4): signing <= 1.5x the crypto floor.
+test peers (scripts/setup --test). It prints signing cost as a ratio to the crypto floor.
 """
 
 from __future__ import annotations

@@ -145,6 +145,7 @@ def _require_inputs(plan: Plan, cache: Cache, say: Log | None = None) -> None:
 
 
 def prepare(opts: Options, cache: Cache, workdir: Path, *, say: Log) -> Path:
+    workdir.mkdir(parents=True, exist_ok=True)  # an unwritable workdir fails first, by name
     plan = make_build_plan(opts, workdir)
     _require_inputs(plan, cache, say)
     for st in plan.sources:
@@ -156,6 +157,7 @@ def prepare(opts: Options, cache: Cache, workdir: Path, *, say: Log) -> Path:
 
 def build(opts: Options, cache: Cache, workdir: Path, outdir: Path | None, *,
           say: Log) -> dict[str, Any]:
+    workdir.mkdir(parents=True, exist_ok=True)  # an unwritable workdir fails first, by name
     plan = make_build_plan(opts, workdir)
     _require_inputs(plan, cache, say)
     results = execute(plan, cache, say=say)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from patchkit.errors import EngineError
+from patchkit.errors import EngineError, ToolMissing
 
 Lines = Callable[[str], None]
 START_HINT = "start one (dockerd, or scripts/docker-up) or use --backend local"
@@ -32,7 +32,13 @@ def connect(timeout: int = 120) -> Any:
     """A client for the engine DOCKER_HOST names (default the local socket), checked by a ping."""
     # The one place patchkit imports the SDK. By name, as Any: the SDK ships no type hints, and
     # mypy would otherwise resolve `docker` to a checkout's top-level docker/ directory.
-    docker: Any = importlib.import_module("docker")
+    try:
+        docker: Any = importlib.import_module("docker")
+    except ImportError as e:
+        raise ToolMissing("the Docker SDK for Python is not installed (the docker backend, "
+                          "image bootstrap and the matrix need it)",
+                          "pip install 'patchkit[docker]' (a local build does not need it)"
+                          ) from e
 
     url = engine_url()
     if url.startswith("unix://") and not Path(url[len("unix://"):]).exists():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from smtpsink import Sink
 
 from patchkit.cache import Cache, default_distdir
 from patchkit.series import load_series
@@ -43,8 +45,7 @@ def require_upstream(base: str) -> None:
     missing = missing_inputs(base)
     if missing:
         pytest.skip(f"upstream files not in patchkit's cache: {', '.join(missing)} "
-                    "(seed it: patchkit sources fetch, or offline see ../shared/SOURCES.md / "
-                    "README 'Offline machines')")
+                    "(seed it: patchkit sources fetch; offline: README.md, 'Offline machines')")
 
 
 @dataclass(frozen=True)
@@ -125,3 +126,36 @@ def make_home(built: Built, tmp_path: Path) -> QmailHome:
     home = QmailHome(root=root, queue=queue)
     home.control("me", "mx.patchkit.test\n")
     return home
+
+
+# ------------------------------------------------------------------------------ qmail-remote
+
+def remote(built: Built, msg: bytes, sender: str = "alice@example.org",
+           rcpt: str = "bob@example.test", tmp: Path | None = None) -> bytes:
+    """Run qmail-remote with the message on a seekable file, as qmail-rspawn gives it."""
+    assert tmp is not None
+    f = tmp / "message"
+    f.write_bytes(msg)
+    with f.open("rb") as stdin:
+        proc = subprocess.run([str(built.bin("qmail-remote")), "example.test", sender, rcpt],
+                              stdin=stdin, capture_output=True, timeout=60, check=False,
+                              env=built.env())
+    assert proc.returncode == 0, proc.stderr
+    assert b"runtime error" not in proc.stderr and b"Sanitizer" not in proc.stderr, proc.stderr
+    return proc.stdout
+
+
+def send_signed(built: Built, home: QmailHome, msg: bytes, tmp: Path) -> tuple[bytes, bytes]:
+    """(qmail-remote's report, what the SMTP server received with LF line ends)."""
+    with Sink() as sink:
+        home.control("smtproutes", f"example.test:127.0.0.1:{sink.port}\n")
+        report = remote(built, msg, tmp=tmp)
+    got = sink.messages[0].content.replace(b"\r\n", b"\n") if sink.messages else b""
+    return report, got
+
+
+def tags(msg: bytes, header: str) -> dict[str, str]:
+    m = re.search(rb"^" + header.encode() + rb":(.*?)\n(?![ \t])", msg, re.M | re.S | re.I)
+    assert m, f"no {header} in {msg[:500]!r}"
+    value = re.sub(rb"\s+", b"", m.group(1)).decode()
+    return dict(t.split("=", 1) for t in value.split(";") if "=" in t)

@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import patchkit, require_upstream
+from harness import Built, make_home, patchkit, require_upstream, send_signed, tags
 from harness import workdir as harness_workdir
+from peers import dkim_txt, dkimpy_verify, rsa_key
 
 from patchkit.errors import EngineError
 
@@ -96,3 +97,34 @@ def test_suite_runs_in_container(base_image: str, workdir: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.startswith(f"{BASE}: ") and " 0 failed, 0 errors" in proc.stdout
     assert "<testsuite" in junit.read_text()
+
+
+MESSAGE = (b"From: Alice <alice@example.org>\nTo: Bob <bob@example.test>\nSubject: options\n"
+           b"Date: Mon, 25 Nov 2024 12:00:00 +0000\nMessage-ID: <o1@example.org>\n\n"
+           b"Hello  Bob,\n\nbye\n")
+
+
+@pytest.mark.upstream
+def test_build_options_reach_the_container(base_image: str, workdir: Path,
+                                           tmp_path: Path) -> None:
+    """A non-default render option changes what a docker-built qmail-remote signs: the first
+    round's docker backend dropped them all, silently."""
+    require_upstream(BASE)
+    home = workdir / "homes" / "options"
+    report = json.loads(patchkit(
+        "build", "--backend", "docker", "--suite", SUITE, "--base", BASE, "--workdir",
+        str(workdir / "options"), "--qmail-home", str(home), "--no-dk-sign",
+        "--dkim-canon", "simple/simple", "--json").stdout)
+    assert report["dkim_options"]["dk_sign"] is False
+    built = Built(base=BASE, out=Path(report["output_dir"]), home=home, report=report)
+    qhome = make_home(built, tmp_path)
+    key = rsa_key(2048)
+    keydir = tmp_path / "keys" / "example.org"
+    keydir.mkdir(parents=True)
+    (keydir / "default").write_bytes(key.pem)
+    qhome.control("dksign", f"{tmp_path / 'keys'}/%/default\n")
+    out, got = send_signed(built, qhome, MESSAGE, tmp_path)
+    assert out.startswith(b"r"), out
+    assert tags(got, "DKIM-Signature")["c"] == "simple/simple"
+    assert b"DomainKey-Signature:" not in got
+    assert dkimpy_verify(got, {"default._domainkey.example.org": dkim_txt(key)}).ok

@@ -1,4 +1,5 @@
-"""patchkit.dkimspec: the DKVERIFY letter tables (as issue 4 lists them) and RenderOptions."""
+"""patchkit.dkimspec: the DKVERIFY letter tables (libdomainkeys' and libdkim's result codes, in
+their headers' order, as qmail-smtpd(8) documents them) and RenderOptions."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from patchkit.dkimspec import (
 )
 from patchkit.errors import ConfigError
 
-# issue 4: "DomainKeys letters A-K are libdomainkeys' results in order: ..."
+# DomainKeys letters A-K are libdomainkeys' results in domainkeys.h's order (DK_STAT_*) ...
 DK_NAMES = ["OK", "BADSIG", "NOSIG", "NOKEY", "BADKEY", "CANTVRFY", "SYNTAX", "NORESOURCE",
             "ARGS", "REVOKED", "INTERNAL"]
-# "... DKIM letters A-R are libdkim's: ..."
+# ... DKIM letters A-R are libdkim's, in dkim.h's order (DKIM_SUCCESS, DKIM_FAIL, ...)
 DKIM_NAMES = ["OK", "FAIL", "BAD_SYNTAX", "SIG BAD", "SIG BAD (testing)", "SIG EXPIRED",
               "SELECTOR INVALID", "SELECTOR MISMATCH", "SELECTOR REVOKED", "DOMAIN TOO LONG",
               "DNS TEMP FAIL", "DNS PERM FAIL", "PUBLIC KEY INVALID", "NO SIG", "NO VALID SIG",
