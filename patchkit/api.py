@@ -13,7 +13,7 @@ from patchkit.cache import Cache, Verdict
 from patchkit.digest import sha256_file, tree_digest_of_dir
 from patchkit.errors import ConfigError, VerificationError
 from patchkit.fetch import FetchPolicy, Progress, fetch_artifact
-from patchkit.plan import Options, Plan, make_plan
+from patchkit.plan import Options, Plan, check_workdir, make_plan
 from patchkit.render import render, template_root
 from patchkit.runner import capture
 from patchkit.series import Toolchain, load_series
@@ -145,6 +145,7 @@ def _require_inputs(plan: Plan, cache: Cache, say: Log | None = None) -> None:
 
 
 def prepare(opts: Options, cache: Cache, workdir: Path, *, say: Log) -> Path:
+    check_workdir(workdir)  # refused before any work: relative, or with white space
     workdir.mkdir(parents=True, exist_ok=True)  # an unwritable workdir fails first, by name
     plan = make_build_plan(opts, workdir)
     _require_inputs(plan, cache, say)
@@ -157,6 +158,7 @@ def prepare(opts: Options, cache: Cache, workdir: Path, *, say: Log) -> Path:
 
 def build(opts: Options, cache: Cache, workdir: Path, outdir: Path | None, *,
           say: Log) -> dict[str, Any]:
+    check_workdir(workdir)  # refused before any work: relative, or with white space
     workdir.mkdir(parents=True, exist_ok=True)  # an unwritable workdir fails first, by name
     plan = make_build_plan(opts, workdir)
     _require_inputs(plan, cache, say)

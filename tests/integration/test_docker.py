@@ -77,7 +77,7 @@ def test_build_in_container_then_rebuild_is_a_no_op(base_image: str, workdir: Pa
             "--workdir", str(workdir), "--json")
     first = json.loads(patchkit(*args).stdout)
     out = Path(first["output_dir"])
-    assert out == workdir.resolve() / f"docker-{SUITE}" / BASE / "out"
+    assert out == workdir.resolve() / f"docker-{SUITE}" / f"{BASE}+dkim" / "out"
     report = json.loads((out / "build.json").read_text())
     assert report["base"] == BASE
     assert "glibc" in report["toolchain"]["libc"]

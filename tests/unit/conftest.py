@@ -1,10 +1,13 @@
-"""Unit-test fixtures: a guard that keeps every unit test off the network (only loopback is
-reachable), and a small threaded HTTP server on 127.0.0.1 whose answers each test scripts."""
+"""Unit-test fixtures: tripwires that keep every unit test off the network (only loopback is
+reachable) and from starting processes unless it is marked `spawns`, and a small threaded HTTP
+server on 127.0.0.1 whose answers each test scripts."""
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -71,6 +74,39 @@ def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[NetworkGuard]:
     monkeypatch.setattr(socket, "create_connection", create_connection)
     yield guard
     assert not guard.blocked, f"a unit test tried to reach the network: {guard.blocked}"
+
+
+# --------------------------------------------------------------------------- process tripwire
+
+
+class ProcessBlocked(PermissionError):
+    """Raised instead of starting a process in a unit test not marked `spawns`."""
+
+
+@pytest.fixture(autouse=True)
+def process_tripwire(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+                     ) -> Iterator[list[str]]:
+    """A unit test runs no program unless it says so (@pytest.mark.spawns): what it tests is
+    then the code, not whatever the machine has installed."""
+    started: list[str] = []
+    if request.node.get_closest_marker("spawns") is not None:
+        yield started
+        return
+
+    def refuse(what: object) -> None:
+        started.append(repr(what))
+        raise ProcessBlocked(f"unit test started a process ({what!r}): mark it "
+                             "@pytest.mark.spawns if it must")
+
+    def popen_init(self: subprocess.Popen[bytes], args: object, *a: object, **kw: object) -> None:
+        refuse(args)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", popen_init)
+    for name in ("fork", "forkpty", "posix_spawn", "posix_spawnp", "execv", "execve", "system"):
+        if hasattr(os, name):
+            monkeypatch.setattr(os, name, lambda *a, _n=name, **kw: refuse((_n, *a)))
+    yield started
+    assert not started, f"a unit test started processes: {started}"
 
 
 @pytest.fixture

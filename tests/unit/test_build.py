@@ -21,6 +21,8 @@ from patchkit.runner import Step
 from patchkit.series import Toolchain
 from patchkit.sources import Artifact
 
+pytestmark = pytest.mark.spawns  # the executor runs real (tiny) shell steps
+
 TC = Toolchain(compiler="gcc", compiler_version=(12, 2, 0), openssl_version=(3, 0, 19))
 
 HIER = b"""#include "auto_qmail.h"

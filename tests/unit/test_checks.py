@@ -11,6 +11,8 @@ import pytest
 
 from patchkit import checks
 
+pytestmark = pytest.mark.spawns  # the self-tests run programs
+
 ALLOWED = sorted(checks.NEEDS_DNS_OR_OLD_GETOPT)
 
 

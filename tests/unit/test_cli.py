@@ -93,6 +93,7 @@ def test_sources_add_known_name_wrong_content(tmp_path: Path) -> None:
     assert not (tmp_path / "dd" / "qmail-1.03.tar.gz").exists()
 
 
+@pytest.mark.spawns
 def test_sources_add_git_tree_mismatch(tmp_path: Path) -> None:
     repo = git_repo(tmp_path / "repo", TREE, tag="qmail-1.03")
     r = run(tmp_path / "dd", "sources", "add-git", str(repo), "qmail-1.03", "--as", "qmail-1.03")
@@ -101,6 +102,7 @@ def test_sources_add_git_tree_mismatch(tmp_path: Path) -> None:
     assert not (tmp_path / "dd" / "qmail-1.03.tar.gz").exists()
 
 
+@pytest.mark.spawns
 def test_sources_add_git_bad_ref_and_unpinned_tree(tmp_path: Path) -> None:
     repo = git_repo(tmp_path / "repo", TREE, tag="v1")
     r = run(tmp_path / "dd", "sources", "add-git", str(repo), "no-such-tag", "--as", "qmail-1.03")

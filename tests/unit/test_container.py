@@ -475,6 +475,7 @@ def test_cli_build_in_container_without_engine_exits_10(monkeypatch: pytest.Monk
         in r.stderr
 
 
+@pytest.mark.spawns
 def test_cli_doctor_json_reports_missing_engine_with_a_fix(monkeypatch: pytest.MonkeyPatch,
                                                            tmp_path: Path) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
@@ -487,6 +488,7 @@ def test_cli_doctor_json_reports_missing_engine_with_a_fix(monkeypatch: pytest.M
     assert {"compilers", "openssl headers", "debootstrap", "nss_wrapper"} <= set(rows)
 
 
+@pytest.mark.spawns
 def test_cli_doctor_with_engine_lists_base_images(monkeypatch: pytest.MonkeyPatch,
                                                   tmp_path: Path) -> None:
     client = FakeClient()
@@ -554,6 +556,7 @@ def test_only_container_imports_the_sdk() -> None:
     assert importers == ["container.py"]
 
 
+@pytest.mark.spawns
 def test_cli_import_does_not_load_the_sdk() -> None:
     import subprocess
     import sys
@@ -590,6 +593,7 @@ def test_suite_in_container_copies_junit_back(fake_engine: FakeClient, tmp_path:
     assert cmd[:3] == ["python", "-m", "pytest"]
 
 
+@pytest.mark.spawns
 def test_then_chown_keeps_status_and_skips_root() -> None:
     argv = ("python", "-m", "pytest")
     assert container.then_chown(argv, "0:0", ("/work/t",)) == argv

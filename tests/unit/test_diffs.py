@@ -13,6 +13,8 @@ from patchtrees import Files, gnu_patch, read_tree, write_tree
 from patchkit import diffs
 from patchkit.errors import PatchFailed
 
+pytestmark = pytest.mark.spawns  # compared with GNU patch
+
 LINES = b"".join(b"line %d\n" % i for i in range(1, 21))  # line 1 .. line 20
 
 

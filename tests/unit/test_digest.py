@@ -25,6 +25,8 @@ from patchkit.cache import Cache, _entries_of
 from patchkit.errors import UnsafeArchive
 from patchkit.sources import Artifact, Manifest
 
+pytestmark = pytest.mark.spawns  # git trees are made with git
+
 
 def _git_digest(repo: Path, ref: str) -> str:
     data = git(repo, "archive", "--format=tar", ref)

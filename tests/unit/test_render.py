@@ -239,6 +239,7 @@ def test_render_is_byte_identical(tmp_path: Path, tree: Path, troot: Path) -> No
     assert rmod.render(tree, BASE, RenderOptions(dk_sign=False), root=troot) != a
 
 
+@pytest.mark.spawns
 def test_gnu_patch_gives_the_same_files(tmp_path: Path, tree: Path, troot: Path) -> None:
     for base in (BASE, "netqmail-1.06"):
         text = rmod.render(tree, base, RenderOptions(), root=troot)
@@ -401,6 +402,7 @@ def test_render_patch_renders_against_the_plain_prepared_tree(
     assert 'qdkim_blast("rsa-sha1")' in text
 
 
+@pytest.mark.spawns
 def test_file_without_final_newline_renders_and_applies_like_gnu(tmp_path: Path,
                                                                  troot: Path) -> None:
     tree = write_tree(tmp_path / "q", {**TREE, "qmail-smtpd.8": MAN.rstrip("\n").encode()})
