@@ -125,6 +125,6 @@ def test_build_options_reach_the_container(base_image: str, workdir: Path,
     qhome.control("dksign", f"{tmp_path / 'keys'}/%/default\n")
     out, got = send_signed(built, qhome, MESSAGE, tmp_path)
     assert out.startswith(b"r"), out
-    assert tags(got, "DKIM-Signature")["c"] == "simple/simple"
+    assert tags(got, "DKIM-Signature")["c"] in ("simple", "simple/simple")  # the same (RFC 6376)
     assert b"DomainKey-Signature:" not in got
     assert dkimpy_verify(got, {"default._domainkey.example.org": dkim_txt(key)}).ok
