@@ -46,8 +46,9 @@ def main() -> None:
     ap.add_argument("--cold-image", action="store_true")
     a = ap.parse_args()
 
-    from patchkit import container, dockerbuild
-    from patchkit.build import say_stderr
+    from patchkit.docker import backend as dockerbuild
+    from patchkit.docker import engine as container
+    from patchkit.ui import say_stderr
 
     client = container.connect()
     print(f"engine {container.engine_version(client)}, {os.cpu_count()} cores, "
@@ -56,7 +57,7 @@ def main() -> None:
         dt, _ = timed("image", "bootstrap", "--suite", a.suite, "--force", "--json")
         print(f"image bootstrap (debootstrap + import): {dt:7.1f} s")
     if a.cold_image:
-        from patchkit import dockerfile
+        from patchkit.docker import dockerfile
 
         text = dockerfile.render(a.suite, reqs=dockerfile.installed_requirements(),
                                  pip_cert=dockerbuild.pip_cert_file() is not None)

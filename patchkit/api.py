@@ -8,18 +8,19 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from patchkit.build import Log, collect, execute, run_source
-from patchkit.cache import Cache, Verdict
-from patchkit.digest import sha256_file, tree_digest_of_dir
+from patchkit.build.executor import collect, execute, run_source
+from patchkit.build.plan import Options, Plan, check_workdir, make_plan
+from patchkit.build.toolchain import detect as detect_toolchain
+from patchkit.dkim.render import render, template_root
 from patchkit.errors import ConfigError, VerificationError
-from patchkit.fetch import FetchPolicy, Progress, fetch_artifact
-from patchkit.plan import Options, Plan, check_workdir, make_plan
-from patchkit.render import render, template_root
+from patchkit.patching.series import Toolchain, load_series
 from patchkit.runner import capture
-from patchkit.series import Toolchain, load_series
-from patchkit.sources import Artifact, Manifest, load_manifest
-from patchkit.toolchain import detect as detect_toolchain
-from patchkit.unpack import tar_bytes_members
+from patchkit.sources.cache import Cache, Verdict
+from patchkit.sources.digest import sha256_file, tree_digest_of_dir
+from patchkit.sources.fetch import FetchPolicy, fetch_artifact
+from patchkit.sources.manifest import Artifact, Manifest, load_manifest
+from patchkit.sources.unpack import tar_bytes_members
+from patchkit.ui import Log, Progress
 
 
 def _select(manifest: Manifest, names: Sequence[str]) -> list[Artifact]:

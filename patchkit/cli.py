@@ -14,9 +14,10 @@ from typing import Any
 import click
 
 from patchkit import api
-from patchkit.build import say_stderr
-from patchkit.cache import Cache, Verdict, default_distdir
-from patchkit.dkimspec import (
+from patchkit.build.plan import Options
+from patchkit.dkim.keygen import BITS
+from patchkit.dkim.keygen import keygen as make_key
+from patchkit.dkim.spec import (
     DEFAULT_SIGN_HEADERS,
     DK_CANONS,
     DKIM_ALGORITHMS,
@@ -24,11 +25,9 @@ from patchkit.dkimspec import (
     RenderOptions,
 )
 from patchkit.errors import EXIT_CODES, PatchkitError, file_error
-from patchkit.fetch import terminal_progress
-from patchkit.keygen import BITS
-from patchkit.keygen import keygen as make_key
-from patchkit.plan import Options
-from patchkit.sources import Artifact
+from patchkit.sources.cache import Cache, Verdict, default_distdir
+from patchkit.sources.manifest import Artifact
+from patchkit.ui import say_stderr, terminal_progress
 
 
 class Ctx:
@@ -348,7 +347,7 @@ def build(c: Ctx, /, backend: str, suite: str, output: Path | None, as_json: boo
           matrix: bool, **kw: Any) -> None:
     """Build a base: libraries into a private prefix, then qmail; outputs and build.json."""
     if matrix:
-        from patchkit import matrix as mx
+        from patchkit.testing import matrix as mx
 
         say = say_stderr(c.quiet)
         cells = mx.run_matrix(options_from({**kw, "base": kw["base"] or "-"}),
@@ -358,7 +357,7 @@ def build(c: Ctx, /, backend: str, suite: str, output: Path | None, as_json: boo
         mx.check(cells)
         return
     if backend == "docker":
-        from patchkit import dockerbuild  # the Docker SDK is imported only down that path
+        from patchkit.docker import backend as dockerbuild  # the SDK is imported only there
 
         report = dockerbuild.build(options_from(kw), c.cache, kw["workdir"], output, suite=suite,
                                    say=say_stderr(c.quiet))

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from patchkit.build import say_stderr
+from patchkit.ui import say_stderr
 
 SUITE_OPTION = click.option("--suite", type=click.Choice(["bookworm", "trixie"]),
                             default="bookworm", show_default=True,
@@ -34,7 +34,8 @@ def image_group() -> None:
 @click.pass_obj
 def image_bootstrap(c: Any, suite: str, mirror: str | None, force: bool, as_json: bool) -> None:
     """debootstrap a minimal Debian SUITE and import it as patchkit-base:SUITE."""
-    from patchkit import container, image
+    from patchkit.docker import engine as container
+    from patchkit.docker import image
 
     client = container.connect()
     ref = image.base_image(suite)
@@ -76,12 +77,12 @@ def doctor(c: Any, as_json: bool) -> None:
 @click.pass_obj
 def test(c: Any, base: str, backend: str, suite: str, junit: Path | None, workdir: Path) -> None:
     """Run the integration suite (marked upstream) for BASE; exit 11 if a test fails."""
-    from patchkit import suite as st
+    from patchkit.testing import integration as st
 
     junit = junit or workdir / f"junit-{base}-{backend if backend == 'local' else suite}.xml"
     say = say_stderr(c.quiet)
     if backend == "docker":
-        from patchkit import dockerbuild
+        from patchkit.docker import backend as dockerbuild
 
         summary = dockerbuild.test(base, c.cache, workdir, junit, suite=suite, say=say)
     else:

@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from patchkit import api
-from patchkit.cache import Cache
 from patchkit.errors import PatchkitError
+from patchkit.sources.cache import Cache
 
 SUITES = ("bookworm", "trixie")
 NSS_WRAPPER_GLOBS = ("/usr/lib/*/libnss_wrapper.so", "/usr/lib/libnss_wrapper.so",
@@ -39,7 +39,8 @@ def _guard(name: str, fn: Callable[[], Check]) -> Check:
 
 def engine_checks(connect: Callable[[], Any] | None = None) -> list[Check]:
     """The engine, whether it can pull, and which base images are present."""
-    from patchkit import container, image
+    from patchkit.docker import engine as container
+    from patchkit.docker import image
 
     try:
         client = (connect or container.connect)()
@@ -64,7 +65,8 @@ def engine_checks(connect: Callable[[], Any] | None = None) -> list[Check]:
 
 def host_checks() -> list[Check]:
     """Compilers, OpenSSL headers, debootstrap, nss_wrapper (for local builds and bootstrap)."""
-    from patchkit import image, toolchain
+    from patchkit.build import toolchain
+    from patchkit.docker import image
 
     def cc() -> Check:
         name, version = toolchain.compiler("gcc")

@@ -7,25 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 
 from patchkit.errors import BuildFailed, PatchkitError, ToolMissing
+from patchkit.steps import Step
 
 TAIL_LINES = 25
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Step:
-    name: str
-    argv: tuple[str, ...]
-    cwd: Path
-    env: Mapping[str, str] = field(default_factory=dict)  # added to (and overriding) os.environ
-
-    def describe(self) -> str:
-        envs = " ".join(f"{k}={v}" for k, v in sorted(self.env.items()))
-        return f"(cd {self.cwd} && {envs + ' ' if envs else ''}{' '.join(self.argv)})"
 
 
 def require_tool(name: str, hint: str) -> str:

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from smtpsink import Sink
 
-from patchkit.cache import Cache, default_distdir
-from patchkit.series import load_series
-from patchkit.sources import load_manifest
+from patchkit.patching.series import load_series
+from patchkit.sources.cache import Cache, default_distdir
+from patchkit.sources.manifest import load_manifest
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

@@ -22,7 +22,7 @@ from harness import (
 )
 from smtpsink import Sink
 
-from patchkit.series import load_series
+from patchkit.patching.series import load_series
 
 pytestmark = [pytest.mark.upstream, pytest.mark.slow]
 

@@ -24,7 +24,7 @@ BASE = "netqmail-1.06"
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[object]:
-    from patchkit import container
+    from patchkit.docker import engine as container
 
     try:
         client = container.connect(timeout=30)
@@ -36,7 +36,8 @@ def engine() -> Iterator[object]:
 @pytest.fixture(scope="module")
 def base_image(engine: object) -> str:
     """patchkit-base:SUITE, bootstrapped here if the engine does not have it yet."""
-    from patchkit import container, image
+    from patchkit.docker import engine as container
+    from patchkit.docker import image
 
     ref = image.base_image(SUITE)
     if not container.image_exists(engine, ref):
@@ -53,7 +54,7 @@ def workdir() -> Path:
 
 
 def test_bootstrapped_base_is_the_suite_it_names(engine: object, base_image: str) -> None:
-    from patchkit import container
+    from patchkit.docker import engine as container
 
     spec = container.RunSpec(image=base_image, argv=(
         "sh", "-c", ". /etc/os-release; echo $VERSION_CODENAME; cat /sys/class/net/*/operstate "

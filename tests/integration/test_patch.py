@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from harness import REPO, TESTABLE, build_base, patchkit, require_upstream, workdir
 
-from patchkit.dkimspec import DK_LETTERS, DKIM_LETTERS
+from patchkit.dkim.spec import DK_LETTERS, DKIM_LETTERS
 
 pytestmark = [pytest.mark.upstream, pytest.mark.slow]
 

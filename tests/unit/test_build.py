@@ -1,4 +1,4 @@
-"""patchkit.build's executor on synthetic plans: tiny tar.gz sources in a tmp cache, tiny shell
+"""patchkit.build.executor on synthetic plans: tiny tar.gz sources in a tmp cache, tiny shell
 steps, run counting, skipping, invalidation, failures; installed_files/collect on a synthetic
 hier.c."""
 
@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from archives import write_targz
 
-from patchkit import build
-from patchkit.cache import Cache
+from patchkit.build import executor as build
+from patchkit.build.plan import CompileStage, Options, Plan, SourceStage
 from patchkit.errors import BuildFailed, VerificationError
-from patchkit.plan import CompileStage, Options, Plan, SourceStage
-from patchkit.runner import Step
-from patchkit.series import Toolchain
-from patchkit.sources import Artifact
+from patchkit.patching.series import Toolchain
+from patchkit.sources.cache import Cache
+from patchkit.sources.manifest import Artifact
+from patchkit.steps import Step
 
 pytestmark = pytest.mark.spawns  # the executor runs real (tiny) shell steps
 

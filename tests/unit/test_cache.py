@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from archives import TREE, expected_digest, tar_bytes, write_targz, write_zip
 
-from patchkit import api, cache, unpack
+from patchkit import api
 from patchkit.errors import ConfigError, SourceUnavailable, VerificationError
-from patchkit.sources import Artifact, Manifest
+from patchkit.sources import cache, unpack
+from patchkit.sources.manifest import Artifact, Manifest
 
 DATA = b"--- a/x\n+++ b/x\n@@ -1 +1 @@\n-old\n+new\n"
 

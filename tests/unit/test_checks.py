@@ -1,4 +1,4 @@
-"""patchkit.checks against fake library trees: a `test` script printing libdomainkeys-style
+"""patchkit.build.selftest against fake library trees: a `test` script printing libdomainkeys-style
 sections, and a fake libdkimtest."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from patchkit import checks
+from patchkit.build import selftest as checks
 
 pytestmark = pytest.mark.spawns  # the self-tests run programs
 
@@ -141,7 +141,7 @@ def test_check_libdkim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: st
 def test_main_usage(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert checks.main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("usage: python -m patchkit.checks {libdkim|libdomainkeys} TREE")
+    assert err.startswith("usage: python -m patchkit.build.selftest {libdkim|libdomainkeys} TREE")
 
 
 def test_main_ok_and_failure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -156,11 +156,11 @@ def test_main_ok_and_failure(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 def test_module_entry_point(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "patchkit.checks"], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "patchkit.build.selftest"], capture_output=True,
                           text=True, check=False, timeout=60)
     assert proc.returncode == 2 and "usage:" in proc.stderr
     tree = fake_dk_tree(tmp_path, case_names(119))
-    proc = subprocess.run([sys.executable, "-m", "patchkit.checks", "libdomainkeys", "."],
+    proc = subprocess.run([sys.executable, "-m", "patchkit.build.selftest", "libdomainkeys", "."],
                           cwd=tree, capture_output=True, text=True, check=False, timeout=60)
     assert proc.returncode == 0 and proc.stdout == "check libdomainkeys: ok\n"
 

@@ -11,8 +11,7 @@ from archives import TREE, git_repo
 from click.testing import CliRunner, Result
 from localhttp import LocalServer, serve, status
 
-from patchkit import api, sources
-from patchkit.cache import TRUST_FILE
+from patchkit import api
 from patchkit.cli import cli
 from patchkit.errors import (
     EXIT_CODES,
@@ -20,7 +19,9 @@ from patchkit.errors import (
     SourceUnavailable,
     VerificationError,
 )
-from patchkit.sources import Artifact, Manifest
+from patchkit.sources import manifest as sources
+from patchkit.sources.cache import TRUST_FILE
+from patchkit.sources.manifest import Artifact, Manifest
 
 DATA = b"diff --git a/x b/x\n--- a/x\n+++ b/x\n"
 

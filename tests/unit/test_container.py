@@ -14,11 +14,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from patchkit import container, dockerbuild, dockerfile, image, suite
-from patchkit.cache import Cache
+from patchkit.build.plan import Options
 from patchkit.cli import cli
+from patchkit.docker import backend as dockerbuild
+from patchkit.docker import dockerfile, image
+from patchkit.docker import engine as container
 from patchkit.errors import BuildFailed, ConfigError, EngineError, TestsFailed, ToolMissing
-from patchkit.plan import Options
+from patchkit.sources.cache import Cache
+from patchkit.testing import integration as suite
 
 # --------------------------------------------------------------------------- the fake client
 
@@ -552,8 +555,10 @@ def test_only_container_imports_the_sdk() -> None:
 
     pkg = Path(container.__file__).parent
     pattern = _re.compile(r"^\s*(import docker\b|from docker\b)|import_module\(\"docker\"\)", _re.M)
-    importers = sorted(p.name for p in pkg.glob("*.py") if pattern.search(p.read_text()))
-    assert importers == ["container.py"]
+    root = pkg.parent
+    importers = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.py")
+                       if pattern.search(p.read_text()))
+    assert importers == ["docker/engine.py"]
 
 
 @pytest.mark.spawns
@@ -561,7 +566,7 @@ def test_cli_import_does_not_load_the_sdk() -> None:
     import subprocess
     import sys
 
-    code = "import sys, patchkit.cli, patchkit.dockerbuild; print('docker' in sys.modules)"
+    code = "import sys, patchkit.cli, patchkit.docker.backend; print('docker' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"

@@ -1,4 +1,5 @@
-"""patchkit.diffs: parsing and applying unified diffs to small trees, compared with GNU patch."""
+"""patchkit.patching.diffs: parsing and applying unified diffs to small trees, compared with GNU
+patch."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from pathlib import Path
 import pytest
 from patchtrees import Files, gnu_patch, read_tree, write_tree
 
-from patchkit import diffs
 from patchkit.errors import PatchFailed
+from patchkit.patching import diffs
 
 pytestmark = pytest.mark.spawns  # compared with GNU patch
 

@@ -20,10 +20,11 @@ from archives import (
     write_zip,
 )
 
-from patchkit import api, digest, unpack
-from patchkit.cache import Cache, _entries_of
+from patchkit import api
 from patchkit.errors import UnsafeArchive
-from patchkit.sources import Artifact, Manifest
+from patchkit.sources import digest, unpack
+from patchkit.sources.cache import Cache, _entries_of
+from patchkit.sources.manifest import Artifact, Manifest
 
 pytestmark = pytest.mark.spawns  # git trees are made with git
 

@@ -1,4 +1,4 @@
-"""patchkit.dkimspec: the DKVERIFY letter tables (libdomainkeys' and libdkim's result codes, in
+"""patchkit.dkim.spec: the DKVERIFY letter tables (libdomainkeys' and libdkim's result codes, in
 their headers' order, as qmail-smtpd(8) documents them) and RenderOptions."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from patchkit.dkimspec import (
+from patchkit.dkim.spec import (
     DEFAULT_SIGN_HEADERS,
     DK_LETTERS,
     DKIM_LETTERS,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from patchkit import dockerfile
-from patchkit.image import SUITES
+from patchkit.docker import dockerfile
+from patchkit.docker.image import SUITES
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from patchkit import dockerfile
-from patchkit.plan import QMAIL_GROUPS, QMAIL_USERS
+from patchkit.build.plan import QMAIL_GROUPS, QMAIL_USERS
+from patchkit.docker import dockerfile
 
 REQS = ("click>=8.1", "pytest>=8", "unidiff>=0.7.5")
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from patchkit import api, container, errors
+from patchkit import api, errors
 from patchkit.cli import cli
+from patchkit.docker import engine as container
 
 CLASSES = sorted({c for c in vars(errors).values() if isinstance(c, type)
                   and issubclass(c, errors.PatchkitError) and c is not errors.PatchkitError},

@@ -16,10 +16,11 @@ from archives import TREE, expected_digest, tar_bytes
 from conftest import NetworkBlocked, NetworkGuard
 from localhttp import LocalServer, serve, serve_truncated, status
 
-from patchkit import api, fetch
-from patchkit.cache import TRUST_FILE, Cache
+from patchkit import api
 from patchkit.errors import SourceUnavailable, VerificationError
-from patchkit.sources import Artifact, Manifest
+from patchkit.sources import fetch
+from patchkit.sources.cache import TRUST_FILE, Cache
+from patchkit.sources.manifest import Artifact, Manifest
 
 PAYLOAD = os.urandom(50_000) + b"end of payload"
 FAST = fetch.FetchPolicy(attempts=4, backoff=0.001, timeout=5.0, chunk=4096)

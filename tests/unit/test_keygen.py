@@ -1,4 +1,5 @@
-"""patchkit.keygen with the real openssl CLI, and `patchkit keygen` through click's CliRunner."""
+"""patchkit.dkim.keygen with the real openssl CLI, and `patchkit keygen` through click's
+CliRunner."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
-from patchkit import keygen as kg
 from patchkit.cli import cli
+from patchkit.dkim import keygen as kg
 from patchkit.errors import ConfigError, FileError
 
 pytestmark = [pytest.mark.spawns,  # the real openssl CLI makes the keys

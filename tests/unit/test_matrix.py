@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from patchkit import matrix
+from patchkit.build.plan import Options
 from patchkit.errors import BuildFailed, TestsFailed
-from patchkit.plan import Options
+from patchkit.testing import matrix
 
 
 def fake_runner(fail: dict[tuple[str, str], Exception]) -> Any:

@@ -11,10 +11,11 @@ from typing import Any
 import click
 import pytest
 
-from patchkit import dockerbuild, matrix
+from patchkit.build.plan import Options
 from patchkit.cli import cli, options_from
-from patchkit.dkimspec import RenderOptions
-from patchkit.plan import Options
+from patchkit.dkim.spec import RenderOptions
+from patchkit.docker import backend as dockerbuild
+from patchkit.testing import matrix
 
 NON_DEFAULT = Options(
     base="jms1-7.10", qmail_home="/opt/qmail", dkim=False, sanitize=True, cc="clang",

@@ -1,4 +1,4 @@
-"""patchkit.plan: stage keys, conf-* flags, users files. Toolchains are built by hand."""
+"""patchkit.build.plan: stage keys, conf-* flags, users files. Toolchains are built by hand."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from patchkit import plan as planmod
-from patchkit.dkimspec import RenderOptions
+from patchkit.build import plan as planmod
+from patchkit.build.plan import CompileStage, Options, Plan, SourceStage, make_plan
+from patchkit.dkim.spec import RenderOptions
 from patchkit.errors import ConfigError
-from patchkit.plan import CompileStage, Options, Plan, SourceStage, make_plan
-from patchkit.series import Patch, Series, Toolchain, load_series
-from patchkit.sources import Manifest, load_manifest
+from patchkit.patching.series import Patch, Series, Toolchain, load_series
+from patchkit.sources.manifest import Manifest, load_manifest
 
 TC = Toolchain(compiler="gcc", compiler_version=(12, 2, 0), openssl_version=(3, 0, 19),
                libc="glibc", libc_version=(2, 36))

@@ -1,4 +1,4 @@
-"""patchkit.render with a synthetic templates root and a small synthetic "qmail" tree (the real
+"""patchkit.dkim.render with a synthetic templates root and a small synthetic "qmail" tree (the real
 templates/dkim is being written elsewhere: nothing here reads it)."""
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ import jinja2
 import pytest
 from patchtrees import gnu_patch, read_tree, write_tree
 
-from patchkit import api, diffs
-from patchkit import render as rmod
-from patchkit.dkimspec import RenderOptions
+from patchkit import api
+from patchkit.build.plan import Options
+from patchkit.dkim import render as rmod
+from patchkit.dkim.spec import RenderOptions
 from patchkit.errors import ConfigError, PatchFailed
-from patchkit.plan import Options
+from patchkit.patching import diffs
 
 BASE = "qmail-1.03"
 

@@ -1,4 +1,4 @@
-"""patchkit.series: the real patches/series.toml, selection by base/OpenSSL/compiler, and
+"""patchkit.patching.series: the real patches/series.toml, selection by base/OpenSSL/compiler, and
 validation of malformed series."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from patchkit import diffs, series
 from patchkit.errors import ConfigError, VerificationError
+from patchkit.patching import diffs, series
+from patchkit.patching.series import Toolchain
 from patchkit.resources import patches_dir
-from patchkit.series import Toolchain
 
 GCC12_OSSL3 = Toolchain(compiler="gcc", compiler_version=(12, 2, 0), openssl_version=(3, 0, 19))
 GCC12_OSSL102 = Toolchain(compiler="gcc", compiler_version=(12, 2, 0),

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from patchkit import sources
 from patchkit.errors import ConfigError
 from patchkit.resources import manifest_path
+from patchkit.sources import manifest as sources
 
 SHA = "a" * 64
 TREE_PIN = "tree1:" + "b" * 64

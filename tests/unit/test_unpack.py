@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from archives import TREE, raw_tar, snapshot, tar_bytes, tinfo, write_targz, write_zip
 
-from patchkit import digest, unpack
 from patchkit.errors import UnsafeArchive
+from patchkit.sources import digest, unpack
 
 # --------------------------------------------------------------------------- malicious tar
 

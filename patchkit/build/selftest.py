@@ -1,7 +1,7 @@
 """Build checks that run each library's own test program against the library just built.
 
-Run as a build step: ``python -m patchkit.checks libdkim|libdomainkeys TREE``. Exit 0 when the
-library works, 1 with a report when it does not.
+Run as a build step: ``python -m patchkit.build.selftest libdkim|libdomainkeys TREE``. Exit 0
+when the library works, 1 with a report when it does not.
 
 - libdkim: libdkimtest signs a fixed message with a test key shipped in patchkit/data/checks,
   verifies it against the key record given as a file (no DNS), and must reject a tampered copy.
@@ -19,7 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parent / "data" / "checks"
+from patchkit.resources import PACKAGE
+
+DATA = PACKAGE / "data" / "checks"
 
 NEEDS_DNS_OR_OLD_GETOPT = frozenset((
     "TC7", "TC13", "TC13-simple", "TC13-nofws", "TC13-nofws1", "TC13-empty", "TC13-nobody",
@@ -90,7 +92,8 @@ CHECKS = {"libdkim": check_libdkim, "libdomainkeys": check_libdomainkeys}
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] not in CHECKS:
-        print(f"usage: python -m patchkit.checks {{{'|'.join(CHECKS)}}} TREE", file=sys.stderr)
+        print(f"usage: python -m patchkit.build.selftest {{{'|'.join(CHECKS)}}} TREE",
+              file=sys.stderr)
         return 2
     problems = CHECKS[argv[0]](Path(argv[1]).resolve())
     for p in problems:

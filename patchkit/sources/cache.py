@@ -22,16 +22,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from patchkit.digest import (
+from patchkit.errors import ConfigError, SourceUnavailable, UnsafeArchive, VerificationError
+from patchkit.sources.digest import (
     TreeEntry,
     sha256_bytes,
     sha256_file,
     tree_digest,
     tree_digest_of_archive,
 )
-from patchkit.errors import ConfigError, SourceUnavailable, UnsafeArchive, VerificationError
-from patchkit.sources import Artifact
-from patchkit.unpack import FIXED_MTIME, Member, strip_top
+from patchkit.sources.manifest import Artifact
+from patchkit.sources.unpack import FIXED_MTIME, Member, strip_top
 
 TRUST_FILE = "trust.lock.json"
 

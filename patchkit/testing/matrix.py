@@ -13,11 +13,11 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from patchkit.build import Log
-from patchkit.cache import Cache
+from patchkit.build.plan import Options
 from patchkit.errors import PatchkitError, TestsFailed
-from patchkit.plan import Options
-from patchkit.series import load_series
+from patchkit.patching.series import load_series
+from patchkit.sources.cache import Cache
+from patchkit.ui import Log
 
 SUITES = ("bookworm", "trixie")
 
@@ -51,7 +51,7 @@ CellRunner = Callable[[Options, str], tuple[dict[str, Any], dict[str, Any] | Non
 
 def docker_cell(cache: Cache, workdir: Path, *, say: Log, tests: bool = True) -> CellRunner:
     """A runner that builds in the suite's image, then runs the suite there (if tests)."""
-    from patchkit import dockerbuild
+    from patchkit.docker import backend as dockerbuild
 
     def run(opts: Options, suite: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
         report = dockerbuild.build(opts, cache, workdir, None, suite=suite, say=say)
@@ -66,7 +66,7 @@ def docker_cell(cache: Cache, workdir: Path, *, say: Log, tests: bool = True) ->
 def run_matrix(template: Options, bases: Sequence[str], suites: Sequence[str],
                run_cell: CellRunner, *, say: Log) -> list[Cell]:
     """Every (base, suite) cell in order; a failing cell does not stop the others."""
-    from patchkit.suite import raise_on_failure, summary_line
+    from patchkit.testing.integration import raise_on_failure, summary_line
 
     cells = []
     for suite in suites:

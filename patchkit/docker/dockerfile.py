@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 
 import jinja2
 
-from patchkit.image import base_image
-from patchkit.plan import QMAIL_GROUPS, QMAIL_USERS
+from patchkit.build.plan import QMAIL_GROUPS, QMAIL_USERS
+from patchkit.docker.image import base_image
 from patchkit.resources import templates_dir
 
 BUILD_PACKAGES = ("gcc", "g++", "make", "patch", "git", "libssl-dev", "libnss-wrapper",

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from patchkit.digest import sha256_file
 from patchkit.errors import ConfigError, VerificationError
 from patchkit.resources import patches_dir
+from patchkit.sources.digest import sha256_file
 
 COMPONENTS = ("qmail", "libdomainkeys", "libdkim")
 EOLS = ("lf", "crlf")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import http.client
 import socket
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,9 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from patchkit.cache import Cache, Verdict, seed_hint
 from patchkit.errors import SourceUnavailable, VerificationError
-from patchkit.sources import Artifact
+from patchkit.sources.cache import Cache, Verdict, seed_hint
+from patchkit.sources.manifest import Artifact
+from patchkit.ui import Progress
 
 USER_AGENT = "patchkit/0.1 (+reproducible qmail builds)"
 
@@ -42,7 +42,6 @@ class _Transient(Exception):
     """Worth another attempt at the same URL."""
 
 
-Progress = Callable[[int, int | None], None]  # (bytes so far, total or None)
 
 
 def _open(url: str, offset: int, timeout: float) -> http.client.HTTPResponse:
@@ -139,25 +138,3 @@ def fetch_artifact(artifact: Artifact, cache: Cache, *, policy: FetchPolicy | No
         f"could not download {artifact.name}; tried:\n  {tried}",
         seed_hint(artifact),
     )
-
-
-def terminal_progress(label: str) -> Progress:
-    """A one-line progress display on stderr (only used when stderr is a terminal)."""
-    state = {"last": 0.0}
-
-    def show(done: int, total: int | None) -> None:
-        now = time.monotonic()
-        if now - state["last"] < 0.1 and (total is None or done < total):
-            return
-        state["last"] = now
-        if total:
-            pct = min(100, done * 100 // total)
-            bar = "#" * (pct // 4)
-            sys.stderr.write(f"\r{label} [{bar:<25}] {pct:3d}% {done // 1024} KiB")
-        else:
-            sys.stderr.write(f"\r{label} {done // 1024} KiB")
-        if total is not None and done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return show

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from patchkit.build import Log
 from patchkit.errors import ConfigError, EngineError, ToolMissing
-from patchkit.runner import Step, require_tool, run_step
+from patchkit.runner import require_tool, run_step
+from patchkit.steps import Step
+from patchkit.ui import Log
 
 SUITES = ("bookworm", "trixie")
 BASE_REPOSITORY = "patchkit-base"
@@ -159,7 +160,7 @@ def check_debootstrap(suite: str) -> str:
 def bootstrap(client: Any, suite: str, *, say: Log, mirror: str | None = None,
               tmp_root: Path | None = None) -> dict[str, Any]:
     """debootstrap --variant=minbase SUITE, then import it as patchkit-base:SUITE."""
-    from patchkit import container
+    from patchkit.docker import engine as container
 
     if suite not in SUITES:
         raise ConfigError(f"unknown suite {suite!r}", f"one of: {', '.join(SUITES)}")
@@ -188,7 +189,8 @@ def bootstrap(client: Any, suite: str, *, say: Log, mirror: str | None = None,
         say(f"importing {tarball.stat().st_size // (1 << 20)} MiB as {base_image(suite)}")
         image_id = container.import_image(
             client, tarball, repository=BASE_REPOSITORY, tag=suite,
-            changes=(f"LABEL org.patchkit.suite={suite}", f"LABEL org.patchkit.mirror={mirror}",
+            changes=(f"LABEL org.patchkit.suite={suite}",
+                     f"LABEL org.patchkit.mirror={mirror}",
                      "ENV LANG=C.UTF-8", 'CMD ["/bin/bash"]'))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,6 +1,6 @@
 """Running the integration suite for one base and reading its result: the pytest command line and
 the JUnit XML summary are pure; run_local() runs pytest on this machine (the docker backend runs
-the same command line in the build image, see patchkit.dockerbuild)."""
+the same command line in the build image, see patchkit.docker.backend)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from patchkit.build import Log
-from patchkit.cache import Cache
 from patchkit.errors import ConfigError, TestsFailed
+from patchkit.patching.series import load_series
 from patchkit.resources import PACKAGE
-from patchkit.series import load_series
-from patchkit.sources import load_manifest
+from patchkit.sources.cache import Cache
+from patchkit.sources.manifest import load_manifest
+from patchkit.ui import Log
 
 # The suite's tests that need the upstream files; the docker-marked ones drive an engine, and
 # there is none inside the build image.

@@ -14,13 +14,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from patchkit import container, dockerfile, image
-from patchkit.build import Log
-from patchkit.cache import Cache
+from patchkit.build.plan import Options
+from patchkit.docker import dockerfile, image
+from patchkit.docker import engine as container
 from patchkit.errors import BuildFailed, EngineError, PatchkitError
-from patchkit.plan import Options
 from patchkit.resources import PACKAGE
-from patchkit.suite import checkout, pytest_argv, read_result, require_base_inputs
+from patchkit.sources.cache import Cache
+from patchkit.testing.integration import checkout, pytest_argv, read_result, require_base_inputs
+from patchkit.ui import Log
 
 PROXY_VARS = ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 from patchkit.errors import ToolMissing
+from patchkit.patching.series import Toolchain
 from patchkit.runner import capture
-from patchkit.series import Toolchain
 
 OPENSSL_HINT = "install OpenSSL's headers: apt-get install libssl-dev"
 

@@ -1,5 +1,5 @@
 """What a build does, as data: the stages for one base with one set of options, their content keys,
-flags and commands. Pure: the executor (patchkit.build) runs what this returns.
+flags and commands. Pure: the executor (patchkit.build.executor) runs what this returns.
 
 A stage's key is the sha256 of everything that can change its output: its inputs' pins, the
 patches' digests, flags, the toolchain, and the keys of the stages it uses. Same key, same output:
@@ -14,11 +14,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from patchkit.dkimspec import RenderOptions
+from patchkit.dkim.spec import RenderOptions
 from patchkit.errors import ConfigError
-from patchkit.runner import Step
-from patchkit.series import Base, Patch, Series, Toolchain
-from patchkit.sources import Artifact, Manifest
+from patchkit.patching.series import Base, Patch, Series, Toolchain
+from patchkit.sources.manifest import Artifact, Manifest
+from patchkit.steps import Step
 
 PLAN_VERSION = 1  # bump when the meaning of a stage changes without its inputs changing
 
@@ -199,7 +199,8 @@ def make_plan(opts: Options, series: Series, manifest: Manifest, tc: Toolchain,
         steps = (
             Step(name=f"{component}: make", argv=("make", jobs, *make), cwd=cwd),
             Step(name=f"{component}: check (its own test program)",
-                 argv=(sys.executable, "-m", "patchkit.checks", component, str(cwd)), cwd=cwd),
+                 argv=(sys.executable, "-m", "patchkit.build.selftest", component, str(cwd)),
+                 cwd=cwd),
         )
         return CompileStage(name=component, component=component, source=src.name, steps=steps,
                             files={}, key=key_of("compile", src.key, steps, installs, tcd),

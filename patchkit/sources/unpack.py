@@ -18,8 +18,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from patchkit.digest import ZIP_SYMLINK, normalize_member
 from patchkit.errors import UnsafeArchive
+from patchkit.sources.digest import ZIP_SYMLINK, normalize_member
 
 FIXED_MTIME = 315532800  # 1980-01-01, the zip epoch: valid for every archive format
 

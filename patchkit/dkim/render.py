@@ -21,9 +21,9 @@ from typing import Any
 
 import jinja2
 
-from patchkit import diffs
-from patchkit.dkimspec import RenderOptions
+from patchkit.dkim.spec import RenderOptions
 from patchkit.errors import ConfigError, PatchFailed
+from patchkit.patching import diffs
 from patchkit.resources import templates_dir
 
 WHERE = ("before", "after", "replace")

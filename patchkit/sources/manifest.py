@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from patchkit.digest import TREE_PREFIX
 from patchkit.errors import ConfigError
 from patchkit.resources import manifest_path
+from patchkit.sources.digest import TREE_PREFIX
 
 KINDS = ("archive", "patch")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")

@@ -8,24 +8,21 @@ import json
 import os
 import re
 import shutil
-import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from patchkit import diffs
-from patchkit.cache import Cache
-from patchkit.digest import sha256_file
+from patchkit.build.plan import CompileStage, Install, Plan, SourceStage, users_files
+from patchkit.dkim.render import render
 from patchkit.errors import BuildFailed
-from patchkit.plan import CompileStage, Install, Plan, SourceStage, users_files
-from patchkit.render import render
+from patchkit.patching import diffs
+from patchkit.patching.series import verify_patch
 from patchkit.runner import run_step
-from patchkit.series import verify_patch
-from patchkit.unpack import unpack
-
-Log = Callable[[str], None]
+from patchkit.sources.cache import Cache
+from patchkit.sources.digest import sha256_file
+from patchkit.sources.unpack import unpack
+from patchkit.ui import Log
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -236,11 +233,3 @@ def collect(plan: Plan, outdir: Path, inputs: list[dict[str, Any]],
     outdir.mkdir(parents=True, exist_ok=True)
     (outdir / "build.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
-
-
-def say_stderr(quiet: bool) -> Log:
-    def say(msg: str) -> None:
-        if not quiet:
-            sys.stderr.write(f"patchkit: {msg}\n")
-            sys.stderr.flush()
-    return say

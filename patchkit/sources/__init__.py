@@ -1,0 +1,2 @@
+"""Upstream inputs: the manifest and its pins, digests, one archive reader, safe unpacking, the
+verified cache, downloads."""
