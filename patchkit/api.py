@@ -1,5 +1,7 @@
-"""patchkit's use cases as functions that take values and return data. The CLI formats what they
-return; tests call them directly."""
+"""patchkit's use cases as functions that take values and return data: every command of the CLI
+calls one of these and formats what it returns; tests call them directly. The values the CLI
+needs to parse its options (Options, RenderOptions, the Debian suites, key sizes) are named here
+too, so that the CLI imports nothing but api, ui and errors."""
 
 from __future__ import annotations
 
@@ -11,8 +13,47 @@ from typing import Any
 from patchkit.build.executor import collect, execute, run_source
 from patchkit.build.plan import Options, Plan, check_workdir, make_plan
 from patchkit.build.toolchain import detect as detect_toolchain
+from patchkit.dkim.keygen import BITS, KeyFiles
+from patchkit.dkim.keygen import keygen as make_key
 from patchkit.dkim.render import render, template_root
+from patchkit.dkim.spec import (
+    DEFAULT_SIGN_HEADERS,
+    DK_CANONS,
+    DKIM_ALGORITHMS,
+    DKIM_CANONS,
+    RenderOptions,
+)
+from patchkit.docker.image import SUITES
+from patchkit.doctor import Finding, run_checks
 from patchkit.errors import ConfigError, VerificationError
+from patchkit.files import write_atomic
+from patchkit.sources.cache import default_distdir, verdict_is_problem
+from patchkit.testing import integration
+from patchkit.testing.integration import raise_on_failure, summary_line
+from patchkit.testing.matrix import Cell, run_matrix, table, testable_bases
+from patchkit.testing.matrix import check as check_matrix
+
+__all__ = [
+    "BITS",
+    "DEFAULT_SIGN_HEADERS",
+    "DKIM_ALGORITHMS",
+    "DKIM_CANONS",
+    "DK_CANONS",
+    "SUITES",
+    "Artifact",
+    "Cache",
+    "Cell",
+    "Options",
+    "RenderOptions",
+    "Verdict",
+    "check_matrix",
+    "default_distdir",
+    "raise_on_failure",
+    "summary_line",
+    "table",
+    "verdict_is_problem",
+    "write_atomic",
+]
 from patchkit.patching.series import Toolchain, load_series
 from patchkit.runner import capture
 from patchkit.sources.cache import Cache, Verdict
@@ -33,13 +74,6 @@ def sources_list(cache: Cache, names: Sequence[str] = (), manifest: Manifest | N
                  ) -> list[tuple[Artifact, Verdict]]:
     m = manifest or load_manifest()
     return [(a, cache.verify(a)) for a in _select(m, names)]
-
-
-def verdict_is_problem(artifact: Artifact, verdict: Verdict) -> bool:
-    """A missing unpinned artifact is no problem: it is used only where a user supplies it."""
-    if verdict.status == "missing":
-        return artifact.pinned
-    return not verdict.usable
 
 
 def sources_add(cache: Cache, path: Path, *, name: str | None = None,
@@ -171,3 +205,60 @@ def build(opts: Options, cache: Cache, workdir: Path, outdir: Path | None, *,
         {"name": r.name, "skipped": r.skipped, "seconds": round(r.seconds, 2)} for r in results
     ]
     return report
+
+
+def build_with(opts: Options, cache: Cache, workdir: Path, outdir: Path | None, *, backend: str,
+               suite: str, say: Log) -> dict[str, Any]:
+    """patchkit build: here (local) or in the SUITE build image (docker)."""
+    if backend == "docker":
+        from patchkit.docker import backend as docker_backend  # the SDK is imported only there
+
+        check_workdir(workdir)
+        return docker_backend.build(opts, cache, workdir, outdir, suite=suite, say=say)
+    return build(opts, cache, workdir, outdir, say=say)
+
+
+def matrix(template: Options, cache: Cache, workdir: Path, *, say: Log,
+           bases: Sequence[str] = (), suites: Sequence[str] = SUITES) -> list[Cell]:
+    """patchkit build --matrix: every testable base on every suite, each built and tested in a
+    container (the template's options, its base aside, reach every cell)."""
+    from patchkit.docker import backend as docker_backend
+
+    def run(opts: Options, suite: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        report = docker_backend.build(opts, cache, workdir, None, suite=suite, say=say)
+        junit = docker_backend.state_dir(workdir, suite) / f"junit-{opts.base}.xml"
+        return report, docker_backend.test(opts.base, cache, workdir, junit, suite=suite,
+                                           say=say)
+
+    return run_matrix(template, tuple(bases) or testable_bases(), suites, run, say=say)
+
+
+def test(base: str, cache: Cache, workdir: Path, junit: Path, *, backend: str, suite: str,
+         say: Log) -> dict[str, Any]:
+    """patchkit test: the integration suite for base, here or in the build image."""
+    if backend == "docker":
+        from patchkit.docker import backend as docker_backend
+
+        return docker_backend.test(base, cache, workdir, junit, suite=suite, say=say)
+    return integration.run_local(base, cache, workdir, junit, say=say)
+
+
+def image_bootstrap(suite: str, *, mirror: str | None, force: bool, say: Log) -> dict[str, Any]:
+    """patchkit image bootstrap: debootstrap SUITE and import it (unless present)."""
+    from patchkit.docker import engine, image
+
+    client = engine.connect()
+    ref = image.base_image(suite)
+    if not force and engine.image_exists(client, ref):
+        return {"image": ref, "present": True}
+    return image.bootstrap(client, suite, mirror=mirror, say=say)
+
+
+def doctor(cache: Cache) -> list[Finding]:
+    """patchkit doctor: what this machine has for local and docker builds."""
+    return run_checks(cache)
+
+
+def keygen(domain: str, *, selector: str, bits: int, keydir: Path, force: bool) -> KeyFiles:
+    """patchkit keygen: a signing key and the DNS records to publish."""
+    return make_key(domain, selector=selector, bits=bits, keydir=keydir, force=force)

@@ -10,17 +10,16 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from patchkit import api
 from patchkit.errors import PatchkitError
-from patchkit.sources.cache import Cache
+from patchkit.sources.cache import Cache, verdict_is_problem
+from patchkit.sources.manifest import load_manifest
 
-SUITES = ("bookworm", "trixie")
 NSS_WRAPPER_GLOBS = ("/usr/lib/*/libnss_wrapper.so", "/usr/lib/libnss_wrapper.so",
                      "/usr/lib64/libnss_wrapper.so")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Check:
+class Finding:
     name: str
     ok: bool
     detail: str
@@ -30,14 +29,14 @@ class Check:
         return asdict(self)
 
 
-def _guard(name: str, fn: Callable[[], Check]) -> Check:
+def _guard(name: str, fn: Callable[[], Finding]) -> Finding:
     try:
         return fn()
     except PatchkitError as e:
-        return Check(name=name, ok=False, detail=e.message, fix=e.hint)
+        return Finding(name=name, ok=False, detail=e.message, fix=e.hint)
 
 
-def engine_checks(connect: Callable[[], Any] | None = None) -> list[Check]:
+def engine_checks(connect: Callable[[], Any] | None = None) -> list[Finding]:
     """The engine, whether it can pull, and which base images are present."""
     from patchkit.docker import engine as container
     from patchkit.docker import image
@@ -45,72 +44,72 @@ def engine_checks(connect: Callable[[], Any] | None = None) -> list[Check]:
     try:
         client = (connect or container.connect)()
     except PatchkitError as e:
-        return [Check(name="docker engine", ok=False, detail=e.message,
+        return [Finding(name="docker engine", ok=False, detail=e.message,
                       fix="scripts/docker-up (installs docker.io, starts dockerd), "
                           "or build with --backend local")]
-    out = [Check(name="docker engine", ok=True,
+    out = [Finding(name="docker engine", ok=True,
                  detail=f"{container.engine_url()}, version {container.engine_version(client)}")]
     pull, why = container.can_pull(client)
-    out.append(Check(name="registry", ok=pull, detail=why if pull else f"cannot pull: {why}",
+    out.append(Finding(name="registry", ok=pull, detail=why if pull else f"cannot pull: {why}",
                      fix="" if pull else "no need: patchkit image bootstrap makes the base "
                                          "images from Debian packages"))
-    for suite in SUITES:
+    for suite in image.SUITES:
         ref = image.base_image(suite)
         present = container.image_exists(client, ref)
-        out.append(Check(name=f"image {ref}", ok=present,
+        out.append(Finding(name=f"image {ref}", ok=present,
                          detail="present" if present else "missing",
                          fix="" if present else image.bootstrap_command(suite)))
     return out
 
 
-def host_checks() -> list[Check]:
+def host_checks() -> list[Finding]:
     """Compilers, OpenSSL headers, debootstrap, nss_wrapper (for local builds and bootstrap)."""
     from patchkit.build import toolchain
     from patchkit.docker import image
 
-    def cc() -> Check:
+    def cc() -> Finding:
         name, version = toolchain.compiler("gcc")
         missing = [t for t in ("g++", "make") if shutil.which(t) is None]
-        return Check(name="compilers", ok=not missing,
+        return Finding(name="compilers", ok=not missing,
                      detail=f"{name} {'.'.join(map(str, version))}"
                      + (f"; missing {', '.join(missing)}" if missing else "")
                      + ", g++, make" * (not missing),
                      fix=f"apt-get install {' '.join(missing)}" if missing else "")
 
-    def ssl() -> Check:
+    def ssl() -> Finding:
         v = toolchain.openssl("gcc")
-        return Check(name="openssl headers", ok=True, detail=".".join(map(str, v)))
+        return Finding(name="openssl headers", ok=True, detail=".".join(map(str, v)))
 
-    def deboot() -> Check:
+    def deboot() -> Finding:
         image.check_debootstrap("trixie")
-        return Check(name="debootstrap", ok=True, detail=f"{shutil.which('debootstrap')}, "
+        return Finding(name="debootstrap", ok=True, detail=f"{shutil.which('debootstrap')}, "
                      "scripts for bookworm and trixie")
 
-    def nss() -> Check:
+    def nss() -> Finding:
         found = sorted(p for g in NSS_WRAPPER_GLOBS for p in glob.glob(g))
-        return Check(name="nss_wrapper", ok=bool(found),
+        return Finding(name="nss_wrapper", ok=bool(found),
                      detail=found[0] if found else "libnss_wrapper.so not found",
                      fix="" if found else "apt-get install libnss-wrapper")
 
-    def mirror() -> Check:
-        return Check(name="apt mirror", ok=True, detail=image.host_mirror())
+    def mirror() -> Finding:
+        return Finding(name="apt mirror", ok=True, detail=image.host_mirror())
 
     return [_guard("compilers", cc), _guard("openssl headers", ssl),
             _guard("debootstrap", deboot), _guard("nss_wrapper", nss),
             _guard("apt mirror", mirror)]
 
 
-def cache_check(cache: Cache) -> Check:
-    pairs = api.sources_list(cache)
-    problems = [a.name for a, v in pairs if api.verdict_is_problem(a, v)]
+def cache_check(cache: Cache) -> Finding:
+    pairs = [(a, cache.verify(a)) for a in load_manifest().artifacts]
+    problems = [a.name for a, v in pairs if verdict_is_problem(a, v)]
     usable = sum(1 for _, v in pairs if v.usable)
     detail = f"{cache.root}: {usable} of {len(pairs)} artifacts verified"
     if problems:
-        return Check(name="cache", ok=False, detail=f"{detail}; missing or bad: "
+        return Finding(name="cache", ok=False, detail=f"{detail}; missing or bad: "
                      f"{', '.join(problems)}",
                      fix="patchkit sources fetch, or offline: patchkit sources add / add-git")
-    return Check(name="cache", ok=True, detail=detail)
+    return Finding(name="cache", ok=True, detail=detail)
 
 
-def run_checks(cache: Cache, connect: Callable[[], Any] | None = None) -> list[Check]:
+def run_checks(cache: Cache, connect: Callable[[], Any] | None = None) -> list[Finding]:
     return [*engine_checks(connect), *host_checks(), _guard("cache", lambda: cache_check(cache))]

@@ -248,3 +248,10 @@ def seed_hint(artifact: Artifact) -> str:
     if not artifact.pinned:
         lines.append("(no checksum is known for it: add --trust-on-first-use if you trust it)")
     return "\n".join(lines)
+
+
+def verdict_is_problem(artifact: Artifact, verdict: Verdict) -> bool:
+    """A missing unpinned artifact is no problem: it is used only where a user supplies it."""
+    if verdict.status == "missing":
+        return artifact.pinned
+    return not verdict.usable

@@ -1,7 +1,7 @@
 """`patchkit build --matrix`: every testable base on every suite, each cell a docker build plus the
 integration suite for that base, ending with a table (cell, result, time, output digest). What a
-CI pipeline regression-testing qmail patches runs. The cell runner is injectable: unit tests pass
-a fake; the default builds and tests in the build image through patchkit.dockerbuild."""
+CI pipeline regression-testing qmail patches runs. The cell runner is passed in: unit tests pass a
+fake; patchkit.api.matrix passes one that builds and tests in the build image (docker backend)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,12 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from patchkit.build.plan import Options
 from patchkit.errors import PatchkitError, TestsFailed
 from patchkit.patching.series import load_series
-from patchkit.sources.cache import Cache
 from patchkit.ui import Log
-
-SUITES = ("bookworm", "trixie")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,20 +43,6 @@ def testable_bases() -> tuple[str, ...]:
 
 
 CellRunner = Callable[[Options, str], tuple[dict[str, Any], dict[str, Any] | None]]
-
-
-def docker_cell(cache: Cache, workdir: Path, *, say: Log, tests: bool = True) -> CellRunner:
-    """A runner that builds in the suite's image, then runs the suite there (if tests)."""
-    from patchkit.docker import backend as dockerbuild
-
-    def run(opts: Options, suite: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        report = dockerbuild.build(opts, cache, workdir, None, suite=suite, say=say)
-        summary = None
-        if tests:
-            junit = dockerbuild.state_dir(workdir, suite) / f"junit-{opts.base}.xml"
-            summary = dockerbuild.test(opts.base, cache, workdir, junit, suite=suite, say=say)
-        return report, summary
-    return run
 
 
 def run_matrix(template: Options, bases: Sequence[str], suites: Sequence[str],

@@ -12,7 +12,8 @@ import click
 import pytest
 
 from patchkit.build.plan import Options
-from patchkit.cli import cli, options_from
+from patchkit.cli import cli
+from patchkit.cli.build import options_from
 from patchkit.dkim.spec import RenderOptions
 from patchkit.docker import backend as dockerbuild
 from patchkit.testing import matrix
