@@ -13,8 +13,10 @@ test:
 	scripts/setup --test
 	.venv/bin/ruff check patchkit tests benchmarks
 	.venv/bin/mypy
+	.venv/bin/lint-imports
 	.venv/bin/pytest $(PYTEST_ARGS)
 
 lint:
 	.venv/bin/ruff check patchkit tests benchmarks
 	.venv/bin/mypy
+	.venv/bin/lint-imports

@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from patchkit.errors import BuildFailed, PatchkitError, ToolMissing
@@ -71,3 +71,24 @@ def run_step(step: Step, log: Path, *, echo: bool = False) -> None:
         )
     if echo:
         sys.stderr.write(f"  {step.name}: ok\n")
+
+
+def run_merged(argv: Sequence[str], cwd: Path, *, timeout: float = 300
+               ) -> tuple[int, str]:
+    """(exit code, stdout and stderr merged in order as text); 124 with a note on a time-out.
+    For test programs whose every line is a result (the libraries' self-tests)."""
+    try:
+        proc = subprocess.run(list(argv), cwd=cwd, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, errors="replace", check=False,
+                              stdin=subprocess.DEVNULL, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else ""
+        return 124, out + f"\ntimed out after {e.timeout} s"
+    return proc.returncode, proc.stdout
+
+
+def run_to_stderr(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> int:
+    """Run with all output on this process's stderr (a person watches it); the exit code."""
+    return subprocess.run(list(argv), cwd=cwd, env=dict(env), stdout=sys.stderr,
+                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                          check=False).returncode

@@ -14,12 +14,13 @@ when the library works, 1 with a report when it does not.
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from patchkit.resources import PACKAGE
+from patchkit.runner import run_merged
 
 DATA = PACKAGE / "data" / "checks"
 
@@ -38,15 +39,15 @@ MESSAGE = (
 )
 
 
-def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+@dataclass(frozen=True, slots=True)
+class Ran:
+    returncode: int
+    stdout: str  # stderr merged in, in order
+
+
+def _run(argv: list[str], cwd: Path) -> Ran:
     """Run with stderr merged into stdout in order, so a message lands in its own test case."""
-    try:
-        return subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, errors="replace", check=False,
-                              stdin=subprocess.DEVNULL, timeout=300)
-    except subprocess.TimeoutExpired as e:
-        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else ""
-        return subprocess.CompletedProcess(argv, 124, out + f"\ntimed out after {e.timeout} s")
+    return Ran(*run_merged(argv, cwd, timeout=300))
 
 
 def check_libdkim(tree: Path) -> list[str]:

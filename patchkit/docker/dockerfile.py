@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping
 import jinja2
 
 from patchkit.build.plan import QMAIL_GROUPS, QMAIL_USERS
-from patchkit.docker.image import base_image
 from patchkit.resources import templates_dir
 
 BUILD_PACKAGES = ("gcc", "g++", "make", "patch", "git", "libssl-dev", "libnss-wrapper",
@@ -30,6 +29,18 @@ SRC = "/src"  # the checkout, read-only
 DISTDIR = "/distfiles"  # patchkit's cache, read-only
 STATE = "/work"  # workdirs, outputs, test homes: a host directory, read-write
 BUILD_REPOSITORY = "patchkit-build"
+
+SUITES = ("bookworm", "trixie")  # the Debian suites of the build images: the one list
+BASE_REPOSITORY = "patchkit-base"
+
+
+def base_image(suite: str) -> str:
+    """The image the Dockerfile starts FROM (bootstrapped here when the engine cannot pull)."""
+    return f"{BASE_REPOSITORY}:{suite}"
+
+
+def bootstrap_command(suite: str) -> str:
+    return f"patchkit image bootstrap --suite {suite}"
 
 
 def requirements(declared: Iterable[str], extras: Iterable[str] = ("test",)) -> tuple[str, ...]:

@@ -17,13 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from patchkit.docker.dockerfile import BASE_REPOSITORY as BASE_REPOSITORY
+from patchkit.docker.dockerfile import SUITES as SUITES
+from patchkit.docker.dockerfile import base_image as base_image
+from patchkit.docker.dockerfile import bootstrap_command as bootstrap_command
 from patchkit.errors import ConfigError, EngineError, ToolMissing
 from patchkit.runner import require_tool, run_step
 from patchkit.steps import Step
 from patchkit.ui import Log
 
-SUITES = ("bookworm", "trixie")
-BASE_REPOSITORY = "patchkit-base"
 DEBOOTSTRAP_SCRIPTS = Path("/usr/share/debootstrap/scripts")
 DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 # Names of the Debian archive's own suites: what tells the main archive apart from security,
@@ -33,14 +35,6 @@ DEBIAN_SUITES = frozenset({
     "oldoldstable", "oldstable", "stable", "testing", "unstable",
 })
 MIRROR_SCHEMES = ("http://", "https://", "ftp://", "file:/")
-
-
-def base_image(suite: str) -> str:
-    return f"{BASE_REPOSITORY}:{suite}"
-
-
-def bootstrap_command(suite: str) -> str:
-    return f"patchkit image bootstrap --suite {suite}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

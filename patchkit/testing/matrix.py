@@ -48,7 +48,7 @@ CellRunner = Callable[[Options, str], tuple[dict[str, Any], dict[str, Any] | Non
 def run_matrix(template: Options, bases: Sequence[str], suites: Sequence[str],
                run_cell: CellRunner, *, say: Log) -> list[Cell]:
     """Every (base, suite) cell in order; a failing cell does not stop the others."""
-    from patchkit.testing.integration import raise_on_failure, summary_line
+    from patchkit.testing.junit import raise_on_failure, summary_line
 
     cells = []
     for suite in suites:
