@@ -56,11 +56,11 @@ __all__ = [
 ]
 from patchkit.patching.series import Toolchain, load_series
 from patchkit.runner import capture
+from patchkit.sources.archive import read_tar_bytes
 from patchkit.sources.cache import Cache, Verdict
 from patchkit.sources.digest import sha256_file, tree_digest_of_dir
 from patchkit.sources.fetch import FetchPolicy, fetch_artifact
 from patchkit.sources.manifest import Artifact, Manifest, load_manifest
-from patchkit.sources.unpack import tar_bytes_members
 from patchkit.ui import Log, Progress
 
 
@@ -105,7 +105,7 @@ def sources_add_git(cache: Cache, gitdir: Path, ref: str, name: str,
                    what=f"git archive {ref}", error=ConfigError,
                    hint=f"is {gitdir} a git repository with {ref!r}? "
                         f"git -C {gitdir} tag lists its tags")
-    return cache.add_tree(artifact, tar_bytes_members(data), f"{gitdir} at {ref}")
+    return cache.add_tree(artifact, read_tar_bytes(data), f"{gitdir} at {ref}")
 
 
 def sources_fetch(cache: Cache, names: Sequence[str] = (), *, policy: FetchPolicy | None = None,

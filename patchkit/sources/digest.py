@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tarfile
-import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import Protocol
 
 from patchkit.errors import UnsafeArchive
+from patchkit.sources.archive import Member, read_archive
 
 CHUNK = 1 << 16
 TREE_PREFIX = "tree1:"
@@ -92,56 +91,13 @@ def strip_single_top(entries: list[TreeEntry]) -> list[TreeEntry]:
     return entries
 
 
-def normalize_member(name: str) -> str:
-    """Archive member name -> relative path; refuses absolute paths and '..' components."""
-    name = name.replace("\\", "/")
-    while name.startswith("./"):
-        name = name[2:]
-    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        raise UnsafeArchive(f"absolute path {name!r} in archive", "refusing to unpack it")
-    parts = [p for p in name.split("/") if p not in ("", ".")]
-    if any(p == ".." for p in parts):
-        raise UnsafeArchive(f"path {name!r} climbs out of the tree", "refusing to unpack it")
-    return "/".join(parts)
-
-
-def tar_entries(fileobj: IO[bytes]) -> Iterator[TreeEntry]:
-    with tarfile.open(fileobj=fileobj, mode="r:*") as tar:
-        for m in tar:
-            path = normalize_member(m.name)
-            if m.isdir() or not path:
-                continue
-            if m.issym():
-                yield TreeEntry(path=path, kind="l", sha256=sha256_bytes(m.linkname.encode()))
-            elif m.isreg():
-                f = tar.extractfile(m)
-                assert f is not None
-                kind = "x" if m.mode & 0o111 else "f"
-                yield TreeEntry(path=path, kind=kind, sha256=sha256_chunks(read_chunks(f)))
-            elif m.islnk():
-                raise UnsafeArchive(f"hard link {path!r} in archive", "not supported in sources")
-            elif m.name == "pax_global_header":
-                continue
-            else:
-                raise UnsafeArchive(f"special file {path!r} in archive", "refusing devices/fifos")
-
-
-ZIP_SYMLINK = 0o120000
-
-
-def zip_entries(path: Path) -> Iterator[TreeEntry]:
-    with zipfile.ZipFile(path) as z:
-        for info in z.infolist():
-            rel = normalize_member(info.filename)
-            if info.is_dir() or not rel:
-                continue
-            mode = info.external_attr >> 16
-            data = z.read(info)
-            if mode & 0o170000 == ZIP_SYMLINK:
-                yield TreeEntry(path=rel, kind="l", sha256=sha256_bytes(data))
-            else:
-                kind = "x" if mode & 0o111 else "f"
-                yield TreeEntry(path=rel, kind=kind, sha256=sha256_bytes(data))
+def entries_of(members: Iterable[Member]) -> Iterator[TreeEntry]:
+    """The tree entries of archive members: files and links (directories are not entries)."""
+    for m in members:
+        if m.kind in ("f", "x"):
+            yield TreeEntry(path=m.path, kind=m.kind, sha256=sha256_bytes(m.data))
+        elif m.kind == "l":
+            yield TreeEntry(path=m.path, kind="l", sha256=sha256_bytes(m.target.encode()))
 
 
 def dir_entries(root: Path) -> Iterator[TreeEntry]:
@@ -159,16 +115,9 @@ def dir_entries(root: Path) -> Iterator[TreeEntry]:
                 raise UnsafeArchive(f"special file {rel!r} in tree", "refusing devices/fifos")
 
 
-def archive_entries(path: Path) -> Iterator[TreeEntry]:
-    if zipfile.is_zipfile(path):
-        yield from zip_entries(path)
-    else:
-        with path.open("rb") as f:
-            yield from tar_entries(f)
-
-
 def tree_digest_of_archive(path: Path) -> str:
-    return tree_digest(archive_entries(path))
+    """Read through the one archive reader, so it refuses what unpacking refuses."""
+    return tree_digest(entries_of(read_archive(path)))
 
 
 def tree_digest_of_dir(root: Path) -> str:

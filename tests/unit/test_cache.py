@@ -13,7 +13,7 @@ from archives import TREE, expected_digest, tar_bytes, write_targz, write_zip
 
 from patchkit import api
 from patchkit.errors import ConfigError, SourceUnavailable, VerificationError
-from patchkit.sources import cache, unpack
+from patchkit.sources import archive, cache, unpack
 from patchkit.sources.manifest import Artifact, Manifest
 
 DATA = b"--- a/x\n+++ b/x\n@@ -1 +1 @@\n-old\n+new\n"
@@ -246,8 +246,8 @@ def test_trust_on_first_use_only_trusts_the_first_use(tmp_path: Path, c: cache.C
 # --------------------------------------------------------------------------- add_tree
 
 
-def _members(top: str = "t") -> list[unpack.Member]:
-    return unpack.tar_bytes_members(tar_bytes(TREE, top=top, compress=False))
+def _members(top: str = "t") -> list[archive.Member]:
+    return archive.read_tar_bytes(tar_bytes(TREE, top=top, compress=False))
 
 
 def test_add_tree_refuses_artifacts_without_a_tree_pin(c: cache.Cache) -> None:
@@ -269,9 +269,9 @@ def test_add_tree_mismatch_leaves_nothing(c: cache.Cache) -> None:
     assert not c.path(a).exists() and partial_is_empty(c)
 
 
-def _git_like_members() -> list[unpack.Member]:
+def _git_like_members() -> list[archive.Member]:
     """Members as `git archive` gives them: no top-level directory."""
-    return unpack.tar_bytes_members(tar_bytes(TREE, top=None, compress=False))
+    return archive.read_tar_bytes(tar_bytes(TREE, top=None, compress=False))
 
 
 def test_add_tree_writes_a_deterministic_verifiable_tarball(tmp_path: Path,

@@ -22,8 +22,8 @@ from archives import (
 
 from patchkit import api
 from patchkit.errors import UnsafeArchive
-from patchkit.sources import digest, unpack
-from patchkit.sources.cache import Cache, _entries_of
+from patchkit.sources import archive, digest, unpack
+from patchkit.sources.cache import Cache
 from patchkit.sources.manifest import Artifact, Manifest
 
 pytestmark = pytest.mark.spawns  # git trees are made with git
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.spawns  # git trees are made with git
 
 def _git_digest(repo: Path, ref: str) -> str:
     data = git(repo, "archive", "--format=tar", ref)
-    return digest.tree_digest(_entries_of(unpack.tar_bytes_members(data)))
+    return digest.tree_digest(digest.entries_of(archive.read_tar_bytes(data)))
 
 
 def test_sha256_helpers_agree_with_hashlib(tmp_path: Path) -> None:
@@ -178,10 +178,10 @@ def test_single_top_is_stripped_only_when_everything_is_under_it() -> None:
     [("a/b", "a/b"), ("./a/./b/", "a/b"), ("a//b", "a/b"), ("a\\b", "a/b"), ("./", "")],
 )
 def test_normalize_member_accepts(name: str, want: str) -> None:
-    assert digest.normalize_member(name) == want
+    assert archive.normalize_member(name) == want
 
 
 @pytest.mark.parametrize("name", ["/etc/passwd", "../x", "a/../../x", "a/..", "C:/x", "\\x"])
 def test_normalize_member_refuses(name: str) -> None:
     with pytest.raises(UnsafeArchive):
-        digest.normalize_member(name)
+        archive.normalize_member(name)

@@ -12,7 +12,7 @@ import pytest
 from archives import TREE, raw_tar, snapshot, tar_bytes, tinfo, write_targz, write_zip
 
 from patchkit.errors import UnsafeArchive
-from patchkit.sources import digest, unpack
+from patchkit.sources import archive, digest, unpack
 
 # --------------------------------------------------------------------------- malicious tar
 
@@ -270,7 +270,7 @@ def test_failure_while_writing_leaves_nothing(tmp_path: Path,
 
 
 def test_tar_bytes_members_reads_an_in_memory_tar() -> None:
-    members = unpack.tar_bytes_members(tar_bytes(TREE, top="t", compress=False))
+    members = archive.read_tar_bytes(tar_bytes(TREE, top="t", compress=False))
     by_path = {m.path: m for m in members}
     assert by_path["t/install.sh"].kind == "x"
     assert by_path["t/Makefile"].kind == "f"
@@ -287,4 +287,4 @@ def test_tar_bytes_members_refuses_hostile_members() -> None:
         info = tarfile.TarInfo("../evil")
         tar.addfile(info, io.BytesIO(b""))
     with pytest.raises(UnsafeArchive):
-        unpack.tar_bytes_members(buf.getvalue())
+        archive.read_tar_bytes(buf.getvalue())
