@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from patchkit.build.executor import collect, execute, run_source
-from patchkit.build.plan import Options, Plan, check_workdir, make_plan
+from patchkit.build.plan import Options, Plan, base_inputs, check_workdir, make_plan
 from patchkit.build.toolchain import detect as detect_toolchain
 from patchkit.dkim.keygen import BITS, KeyFiles
 from patchkit.dkim.keygen import keygen as make_key
@@ -152,38 +152,32 @@ def render_patch(opts: Options, cache: Cache, workdir: Path, *, say: Log) -> str
     return render(tree, opts.base, opts.render)
 
 
-def _inputs(plan: Plan, cache: Cache) -> list[dict[str, Any]]:
+def _inputs(opts: Options, cache: Cache) -> list[dict[str, Any]]:
     out = []
-    seen = set()
-    for st in plan.sources:
-        for a in (st.tree, *st.upstream):
-            if a.name in seen:
-                continue
-            seen.add(a.name)
-            v = cache.verify(a)
-            out.append({"name": a.name, "file": a.filename, "sha256": a.sha256,
-                        "tree": a.tree, "verified_by": v.how or v.status,
-                        "file_sha256": sha256_file(v.path) if v.path else None})
+    for a in base_inputs(load_series(), load_manifest(), opts.base):
+        v = cache.verify(a)
+        out.append({"name": a.name, "file": a.filename, "sha256": a.sha256,
+                    "tree": a.tree, "verified_by": v.how or v.status,
+                    "file_sha256": sha256_file(v.path) if v.path else None})
     return out
 
 
-def _require_inputs(plan: Plan, cache: Cache, say: Log | None = None) -> None:
+def _require_inputs(opts: Options, cache: Cache, say: Log | None = None) -> None:
     """Download pinned inputs that are missing; fail before any work if one cannot be had,
     naming the URLs tried and the command that seeds the cache by hand."""
-    for st in plan.sources:
-        for a in (st.tree, *st.upstream):
-            if a.pinned and cache.verify(a).status == "missing":
-                if say:
-                    say(f"fetching {a.filename}")
-                fetch_artifact(a, cache)
-            cache.require(a)
+    for a in base_inputs(load_series(), load_manifest(), opts.base):
+        if a.pinned and cache.verify(a).status == "missing":
+            if say:
+                say(f"fetching {a.filename}")
+            fetch_artifact(a, cache)
+        cache.require(a)
 
 
 def prepare(opts: Options, cache: Cache, workdir: Path, *, say: Log) -> Path:
     check_workdir(workdir)  # refused before any work: relative, or with white space
     workdir.mkdir(parents=True, exist_ok=True)  # an unwritable workdir fails first, by name
     plan = make_build_plan(opts, workdir)
-    _require_inputs(plan, cache, say)
+    _require_inputs(opts, cache, say)
     for st in plan.sources:
         say(f"{st.name}: unpacking {st.tree.filename} and applying "
             f"{len(st.upstream) + len(st.patches) + (st.render is not None)} patch(es)")
@@ -196,10 +190,10 @@ def build(opts: Options, cache: Cache, workdir: Path, outdir: Path | None, *,
     check_workdir(workdir)  # refused before any work: relative, or with white space
     workdir.mkdir(parents=True, exist_ok=True)  # an unwritable workdir fails first, by name
     plan = make_build_plan(opts, workdir)
-    _require_inputs(plan, cache, say)
+    _require_inputs(opts, cache, say)
     results = execute(plan, cache, say=say)
     out = outdir or plan.path("out")
-    report = collect(plan, out, _inputs(plan, cache), results)
+    report = collect(plan, out, _inputs(opts, cache), results)
     report["output_dir"] = str(out)
     report["stage_results"] = [
         {"name": r.name, "skipped": r.skipped, "seconds": round(r.seconds, 2)} for r in results

@@ -5,7 +5,6 @@ are intact is skipped. Finally the outputs are collected with build.json."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import time
@@ -16,6 +15,7 @@ from typing import Any
 from patchkit.build.plan import CompileStage, Install, Plan, SourceStage, users_files
 from patchkit.dkim.render import render
 from patchkit.errors import BuildFailed
+from patchkit.files import write_atomic
 from patchkit.patching import diffs
 from patchkit.patching.series import verify_patch
 from patchkit.runner import run_step
@@ -56,12 +56,8 @@ def _stage_ok(plan: Plan, name: str, key: str) -> bool:
 
 
 def _write_stamp(plan: Plan, name: str, key: str, outputs: list[str]) -> None:
-    s = _stamp(plan, name)
-    s.parent.mkdir(parents=True, exist_ok=True)
     data = {"key": key, "outputs": {rel: sha256_file(plan.root / rel) for rel in outputs}}
-    tmp = s.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    os.replace(tmp, s)
+    write_atomic(_stamp(plan, name), json.dumps(data, indent=1, sort_keys=True))
 
 
 def apply_patch_file(path: Path, tree: Path, *, strip: int, crlf: bool, name: str) -> None:

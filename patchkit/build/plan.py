@@ -152,6 +152,14 @@ def conf_files(opts: Options, base: Base, prefix: Path) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
+def base_inputs(series: Series, manifest: Manifest, base: str) -> tuple[Artifact, ...]:
+    """The upstream artifacts a build of base needs: its tree, its upstream patches, and the
+    libraries. The one definition (the cache check, the fetch, the suite's skips use it)."""
+    b = series.base(base)
+    names = (b.tree, *b.upstream, *(c.artifact for c in series.components))
+    return tuple(manifest.get(n) for n in dict.fromkeys(names))
+
+
 def check_workdir(workdir: Path) -> Path:
     """The plan writes the workdir into argv, environment and conf-* files that programs read
     from other directories: it must be absolute (resolve it where it enters, in the CLI), and

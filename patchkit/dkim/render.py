@@ -170,11 +170,11 @@ def render(tree: Path, base: str, options: RenderOptions, root: Path | None = No
         "patches), with patch -p1\n\n"
     )
     text = head + "".join(chunks)
-    check(text, tree, results, [n[:-3] for n in new_files(root)])
+    verify_applies(text, tree, results, [n[:-3] for n in new_files(root)])
     return text
 
 
-def check(text: str, tree: Path, expected: dict[str, str], created: list[str]) -> None:
+def verify_applies(text: str, tree: Path, expected: dict[str, str], created: list[str]) -> None:
     """Parse the diff back and apply it to a copy of the tree: it must give exactly what we
     computed, or the renderer has a bug."""
     parsed = diffs.parse(text, strip=1, name="dkim.patch")

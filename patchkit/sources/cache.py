@@ -15,11 +15,11 @@ import json
 import os
 import shutil
 import tarfile
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from patchkit.errors import ConfigError, SourceUnavailable, UnsafeArchive, VerificationError
+from patchkit.files import write_atomic
 from patchkit.sources.archive import Member, strip_top
 from patchkit.sources.digest import (
     entries_of,
@@ -56,7 +56,7 @@ class Verdict:
         return self.status in ("ok", "unverified")
 
 
-def check_file(artifact: Artifact, path: Path, trusted: dict[str, str] | None = None) -> Verdict:
+def verify_file(artifact: Artifact, path: Path, trusted: dict[str, str] | None = None) -> Verdict:
     """Verify path against artifact's pins. Raises VerificationError on a mismatch."""
     got = sha256_file(path)
     if artifact.sha256 and got == artifact.sha256:
@@ -125,21 +125,14 @@ class Cache:
             "sha256": sha256,
             "recorded": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         }
-        self._write_atomic(f, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
-
-    def _write_atomic(self, dest: Path, data: bytes) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, dest)
+        write_atomic(f, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
     def verify(self, artifact: Artifact) -> Verdict:
         p = self.path(artifact)
         if not p.exists():
             return Verdict(name=artifact.name, status="missing", detail="not in the cache")
         try:
-            return check_file(artifact, p, self.trusted())
+            return verify_file(artifact, p, self.trusted())
         except VerificationError as e:
             return Verdict(name=artifact.name, status="bad", detail=e.message, path=p)
 
@@ -160,7 +153,7 @@ class Cache:
             if not artifact.pinned and trust_on_first_use and artifact.name not in self.trusted():
                 # first use only: a later, different file must not quietly replace the trust
                 self.record_trust(artifact, sha256_file(tmp))
-            verdict = check_file(artifact, tmp, self.trusted())
+            verdict = verify_file(artifact, tmp, self.trusted())
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from patchkit.build.plan import base_inputs
 from patchkit.errors import ConfigError
 from patchkit.patching.series import load_series
 from patchkit.resources import PACKAGE
@@ -43,10 +44,8 @@ def checkout() -> Path:
 
 def require_base_inputs(base: str, cache: Cache) -> None:
     """Fail before any work if one of the base's inputs is not in the cache (names the fix)."""
-    series, manifest = load_series(), load_manifest()
-    b = series.base(base)
-    for name in (b.tree, *b.upstream, *(c.artifact for c in series.components)):
-        cache.require(manifest.get(name))
+    for artifact in base_inputs(load_series(), load_manifest(), base):
+        cache.require(artifact)
 
 
 def run_local(base: str, cache: Cache, workdir: Path, junit: Path, *, say: Log) -> dict[str, Any]:

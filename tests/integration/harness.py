@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from smtpsink import Sink
 
+from patchkit.build.plan import base_inputs
 from patchkit.patching.series import load_series
 from patchkit.sources.cache import Cache, default_distdir
 from patchkit.sources.manifest import load_manifest
@@ -34,11 +35,9 @@ def workdir() -> Path:
 
 
 def missing_inputs(base: str) -> list[str]:
-    series, manifest = load_series(), load_manifest()
-    b = series.base(base)
-    names = [b.tree, *b.upstream] + [c.artifact for c in series.components]
     cache = Cache(default_distdir())
-    return [n for n in names if not cache.verify(manifest.get(n)).usable]
+    return [a.name for a in base_inputs(load_series(), load_manifest(), base)
+            if not cache.verify(a).usable]
 
 
 def require_upstream(base: str) -> None:
