@@ -4,7 +4,6 @@ command group lives in its own module below."""
 
 from __future__ import annotations
 
-import sys
 import traceback
 from pathlib import Path
 from typing import Any
@@ -12,27 +11,9 @@ from typing import Any
 import click
 
 from patchkit import api
+from patchkit.cli import build, image, keys, sources
+from patchkit.cli.common import Ctx, abs_path
 from patchkit.errors import EXIT_CODES, PatchkitError, file_error
-
-
-class Ctx:
-    def __init__(self, distdir: Path, quiet: bool, debug: bool) -> None:
-        self.cache = api.Cache(distdir)
-        self.quiet = quiet
-        self.debug = debug
-
-    @property
-    def interactive(self) -> bool:
-        return not self.quiet and sys.stderr.isatty()
-
-
-pass_ctx = click.make_pass_decorator(Ctx)
-
-
-def abs_path(**kw: Any) -> click.Path:
-    """A path option, made absolute where it enters: paths reach programs that run in other
-    directories (make in a build tree, qmail-remote in its home), never as relative text."""
-    return click.Path(path_type=Path, resolve_path=True, **kw)
 
 
 class PatchkitGroup(click.Group):
@@ -84,8 +65,9 @@ def cli(ctx: click.Context, distdir: Path | None, quiet: bool, debug: bool) -> N
     ctx.obj = Ctx(distdir or api.default_distdir().absolute(), quiet, debug)
 
 
-# the command groups register themselves on `cli` (imported here for that effect)
-from patchkit.cli import build, image, keys, sources  # noqa: E402, F401
+for command in (sources.sources, build.build, build.prepare, build.render, keys.keygen,
+                image.image_group, image.doctor, image.test):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from patchkit import api
-from patchkit.cli import Ctx, abs_path, cli, pass_ctx
+from patchkit.cli.common import Ctx, abs_path, pass_ctx
 from patchkit.ui import emit, say_stderr
 
 dkim_options = [
@@ -76,7 +76,7 @@ def options_from(kw: dict[str, Any]) -> api.Options:
                    optimize=kw["optimize"], render=render_options_from(kw))
 
 
-@cli.command()
+@click.command()
 @build_options
 @click.option("-o", "--output", type=abs_path(dir_okay=False),
               help="Write the patch here [default: standard output].")
@@ -94,7 +94,7 @@ def render(c: Ctx, /, output: Path | None, **kw: Any) -> None:
                    "tree)", err=True)
 
 
-@cli.command()
+@click.command()
 @build_options
 @pass_ctx
 def prepare(c: Ctx, /, **kw: Any) -> None:
@@ -103,7 +103,7 @@ def prepare(c: Ctx, /, **kw: Any) -> None:
     click.echo(str(tree))
 
 
-@cli.command()
+@click.command()
 @build_options
 @click.option("--backend", type=click.Choice(["local", "docker"]), default="local",
               show_default=True, help="Where to build: this machine, or a container.")

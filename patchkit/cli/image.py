@@ -9,14 +9,14 @@ from typing import Any
 import click
 
 from patchkit import api
-from patchkit.cli import Ctx, abs_path, cli, pass_ctx
+from patchkit.cli.common import Ctx, abs_path, pass_ctx
 from patchkit.ui import emit, say_stderr
 
 SUITE_OPTION = click.option("--suite", type=click.Choice(api.SUITES), default="bookworm",
                             show_default=True, help="Debian suite of the build image.")
 
 
-@cli.group("image")
+@click.group("image")
 def image_group() -> None:
     """The build image: create its base locally for engines that cannot pull."""
 
@@ -44,7 +44,7 @@ def doctor_lines(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-@cli.command("doctor")
+@click.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_ctx
 def doctor(c: Ctx, as_json: bool) -> None:
@@ -52,7 +52,7 @@ def doctor(c: Ctx, as_json: bool) -> None:
     emit([f.as_dict() for f in api.doctor(c.cache)], as_json, doctor_lines)
 
 
-@cli.command("test")
+@click.command("test")
 @click.option("--base", required=True, help="The base whose build the suite tests.")
 @click.option("--backend", type=click.Choice(["local", "docker"]), default="local",
               show_default=True, help="Run the suite here, or in the build image.")

@@ -7,11 +7,11 @@ from pathlib import Path
 import click
 
 from patchkit import api
-from patchkit.cli import abs_path, cli
+from patchkit.cli.common import abs_path
 from patchkit.ui import emit
 
 
-@cli.command()
+@click.command()
 @click.argument("domain")
 @click.option("--selector", default="default", show_default=True)
 @click.option("--bits", type=click.Choice([str(b) for b in api.BITS]), default="2048",

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from patchkit import api
-from patchkit.cli import Ctx, cli, pass_ctx
+from patchkit.cli.common import Ctx, pass_ctx
 from patchkit.ui import emit, terminal_progress
 
 
@@ -35,7 +35,7 @@ def verdict_lines(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-@cli.group()
+@click.group()
 def sources() -> None:
     """Upstream inputs: list, verify, fetch, and seed the cache offline."""
 
