@@ -19,7 +19,6 @@ from patchkit.dkim.render import render, template_root
 from patchkit.dkim.spec import (
     DEFAULT_SIGN_HEADERS,
     DK_CANONS,
-    DKIM_ALGORITHMS,
     DKIM_CANONS,
     RenderOptions,
 )
@@ -36,7 +35,6 @@ from patchkit.testing.matrix import check as check_matrix
 __all__ = [
     "BITS",
     "DEFAULT_SIGN_HEADERS",
-    "DKIM_ALGORITHMS",
     "DKIM_CANONS",
     "DK_CANONS",
     "SUITES",

@@ -21,8 +21,6 @@ dkim_options = [
                  help="qmail-remote adds a DKIM-Signature (libdkim)."),
     click.option("--dk-sign/--no-dk-sign", default=True, show_default=True,
                  help="qmail-remote adds a DomainKey-Signature (libdomainkeys)."),
-    click.option("--dkim-algorithm", type=click.Choice(api.DKIM_ALGORITHMS), default="rsa-sha256",
-                 show_default=True),
     click.option("--dkim-canon", type=click.Choice(api.DKIM_CANONS), default="relaxed/relaxed",
                  show_default=True, help="DKIM header/body canonicalization."),
     click.option("--dk-canon", type=click.Choice(api.DK_CANONS), default="nofws", show_default=True,
@@ -37,7 +35,7 @@ dkim_options = [
 
 def render_options_from(kw: dict[str, Any]) -> api.RenderOptions:
     return api.RenderOptions(
-        dkim_sign=kw["dkim_sign"], dk_sign=kw["dk_sign"], dkim_algorithm=kw["dkim_algorithm"],
+        dkim_sign=kw["dkim_sign"], dk_sign=kw["dk_sign"],
         dkim_canon=kw["dkim_canon"], dk_canon=kw["dk_canon"],
         sign_headers=tuple(h.strip() for h in kw["sign_headers"].split(":") if h.strip()),
         authserv_id=kw["authserv_id"],

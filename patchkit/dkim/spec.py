@@ -36,8 +36,9 @@ DK_LETTERS: tuple[Letter, ...] = tuple(
     ))
 )
 
-# libdkim's per-signature and overall results: letter A is DKIM_SUCCESS (0), B..R are the codes
-# -1..-17 in order (so the letter's index is minus the code).
+# libdkim's per-signature and overall results: letter A is DKIM_SUCCESS (0), B..T are the codes
+# -1..-19 in order (so the letter's index is minus the code). S and T are RFC 8301's refusals
+# (patches/libdkim-1.0.19/0012): the A-R result for them is "policy".
 DKIM_LETTERS: tuple[Letter, ...] = tuple(
     Letter(letter=chr(ord("A") + i), name=name, description=desc, code=-i)
     for i, (name, desc) in enumerate((
@@ -59,6 +60,9 @@ DKIM_LETTERS: tuple[Letter, ...] = tuple(
         ("BAD BODY HASH", "the body does not hash to the signature's bh="),
         ("ALGORITHM MISMATCH", "the key's h= does not allow the signature's algorithm"),
         ("STAT INCOMPAT", "the signature's v= is not supported"),
+        ("SHA1 POLICY", "an rsa-sha1 signature, which RFC 8301 says verifiers must not accept"),
+        ("KEY TOO SHORT", "an RSA key under 1024 bits, which RFC 8301 says verifiers must not "
+                          "accept"),
     ))
 )
 
@@ -72,7 +76,6 @@ DEFAULT_SIGN_HEADERS: tuple[str, ...] = (
     "List-Post", "List-Owner", "List-Archive",
 )
 NEVER_SIGN = ("received", "return-path", "authentication-results")
-DKIM_ALGORITHMS = ("rsa-sha256", "rsa-sha1")
 DKIM_CANONS = ("relaxed/relaxed", "relaxed/simple", "simple/simple", "simple/relaxed")
 DK_CANONS = ("nofws", "simple")
 
@@ -81,16 +84,12 @@ DK_CANONS = ("nofws", "simple")
 class RenderOptions:
     dkim_sign: bool = True
     dk_sign: bool = True
-    dkim_algorithm: str = "rsa-sha256"
     dkim_canon: str = "relaxed/relaxed"
     dk_canon: str = "nofws"
     sign_headers: tuple[str, ...] = field(default=DEFAULT_SIGN_HEADERS)
     authserv_id: str = ""  # empty: control/me at run time
 
     def validate(self) -> RenderOptions:
-        if self.dkim_algorithm not in DKIM_ALGORITHMS:
-            raise ConfigError(f"unknown DKIM algorithm {self.dkim_algorithm!r}",
-                              f"choose one of {', '.join(DKIM_ALGORITHMS)}")
         if self.dkim_canon not in DKIM_CANONS:
             raise ConfigError(f"unknown DKIM canonicalization {self.dkim_canon!r}",
                               f"choose one of {', '.join(DKIM_CANONS)}")
@@ -121,7 +120,7 @@ class RenderOptions:
         """These options as the command line of patchkit build/render (see plan.Options.argv)."""
         return ("--dkim-sign" if self.dkim_sign else "--no-dkim-sign",
                 "--dk-sign" if self.dk_sign else "--no-dk-sign",
-                "--dkim-algorithm", self.dkim_algorithm, "--dkim-canon", self.dkim_canon,
+                "--dkim-canon", self.dkim_canon,
                 "--dk-canon", self.dk_canon, "--sign-headers", ":".join(self.sign_headers),
                 "--authserv-id", self.authserv_id)
 
@@ -130,7 +129,6 @@ class RenderOptions:
             "base": base,
             "dkim_sign": self.dkim_sign,
             "dk_sign": self.dk_sign,
-            "dkim_algorithm": self.dkim_algorithm,
             "dkim_canon": self.dkim_canon,
             "dk_canon": self.dk_canon,
             "sign_headers": list(self.sign_headers),
@@ -142,6 +140,6 @@ class RenderOptions:
 
     def describe(self) -> dict[str, Any]:
         return {"dkim_sign": self.dkim_sign, "dk_sign": self.dk_sign,
-                "dkim_algorithm": self.dkim_algorithm, "dkim_canon": self.dkim_canon,
+                "dkim_canon": self.dkim_canon,
                 "dk_canon": self.dk_canon, "sign_headers": list(self.sign_headers),
                 "authserv_id": self.authserv_id}

@@ -91,9 +91,31 @@ def rsa_key(bits: int = 2048, index: int = 0) -> Key:
                public_b64=base64.b64encode(der).decode())
 
 
-def dkim_txt(key: Key, *, extra: str = "") -> str:
-    """The DKIM key record, `v=DKIM1; k=rsa; p=...` (extra tags, e.g. "t=y", are appended)."""
-    return f"v=DKIM1; k=rsa; p={key.public_b64}" + (f"; {extra}" if extra else "")
+@dataclass(frozen=True)
+class EdKey:
+    path: Path  # the private key, PKCS#8 PEM as `openssl genpkey -algorithm ed25519` writes it
+    pem: bytes
+    public_b64: str  # the raw 32-byte public key: the p= of a k=ed25519 record (RFC 8463)
+    seed_b64: str  # the raw 32-byte private key, which is what dkimpy signs with
+
+
+@functools.cache
+def ed25519_key(index: int = 0) -> EdKey:
+    """An Ed25519 key, generated once per session; `index` gives distinct keys."""
+    path = _keydir() / f"ed25519-{index}.pem"
+    _openssl("genpkey", "-algorithm", "ed25519", "-out", str(path))
+    pem = path.read_bytes()
+    private_der = _openssl("pkey", "-outform", "DER", data=pem)
+    public_der = _openssl("pkey", "-pubout", "-outform", "DER", data=pem)
+    return EdKey(path=path, pem=pem, public_b64=base64.b64encode(public_der[-32:]).decode(),
+                 seed_b64=base64.b64encode(private_der[-32:]).decode())
+
+
+def dkim_txt(key: Key | EdKey, *, extra: str = "") -> str:
+    """The DKIM key record, `v=DKIM1; k=rsa; p=...` or `k=ed25519` (extra tags, e.g. "t=y",
+    are appended)."""
+    kind = "ed25519" if isinstance(key, EdKey) else "rsa"
+    return f"v=DKIM1; k={kind}; p={key.public_b64}" + (f"; {extra}" if extra else "")
 
 
 def dk_txt(key: Key, *, extra: str = "") -> str:
@@ -173,7 +195,14 @@ def dkimpy_sign(msg: bytes, domain: str, selector: str, key_pem: bytes | str,
     return _back(sig + m, crlf)
 
 
-def dkimpy_verify(msg: bytes, txt_lookup: Mapping[str, str]) -> Verdict:
+def dkimpy_verify_each(msg: bytes, txt_lookup: Mapping[str, str]) -> list[Verdict]:
+    """dkimpy's verdict on every DKIM-Signature of msg, top one first."""
+    m, _ = _crlf(msg)
+    n = len(re.findall(rb"(?im)^dkim-signature:", m.split(b"\r\n\r\n", 1)[0]))
+    return [dkimpy_verify(msg, txt_lookup, idx=i) for i in range(n)]
+
+
+def dkimpy_verify(msg: bytes, txt_lookup: Mapping[str, str], idx: int = 0) -> Verdict:
     import logging
 
     import dkim
@@ -202,7 +231,7 @@ def dkimpy_verify(msg: bytes, txt_lookup: Mapping[str, str]) -> Verdict:
     try:
         d = dkim.DKIM(m, logger=logger, minkey=1024)
         try:
-            ok = bool(d.verify(dnsfunc=dnsfunc))
+            ok = bool(d.verify(idx=idx, dnsfunc=dnsfunc))
         except dkim.DnsTimeoutError as e:
             return Verdict(False, "temperror", str(e))
         except dkim.KeyFormatError as e:

@@ -18,11 +18,14 @@ from dnsserver import DNSServer
 from harness import TESTABLE, Built, QmailHome, build_base, make_home, remote, send_signed, tags
 from netns import require_isolated_resolver, resolver_argv
 from peers import (
+    EdKey,
     Key,
     dk_txt,
     dkim_txt,
     dkimpy_sign,
     dkimpy_verify,
+    dkimpy_verify_each,
+    ed25519_key,
     mail_dkim_dk_sign,
     mail_dkim_dk_verify,
     mail_dkim_sign,
@@ -91,7 +94,7 @@ def resolv(dns: DNSServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
 class Keys:
     root: Path  # KEYDIR; control/dksign = KEYDIR/%/default
 
-    def put(self, domain: str, key: Key, selector: str = "default") -> Path:
+    def put(self, domain: str, key: Key | EdKey, selector: str = "default") -> Path:
         d = self.root / domain
         d.mkdir(parents=True, exist_ok=True)
         p = d / selector
@@ -185,6 +188,94 @@ def test_one_key_for_every_domain(dkbuilt: Built, dkhome: QmailHome, keys: Keys,
     t = tags(got, "DKIM-Signature")
     assert (t["d"], t["s"]) == (DOMAIN, "all.key")
     assert dkimpy_verify(got, {f"all.key._domainkey.{DOMAIN}": dkim_txt(key)}).ok
+
+
+def remote_report(built: Built, home: QmailHome, tmp: Path) -> tuple[bytes, list[object]]:
+    """qmail-remote's report for MESSAGE, and what the SMTP server got (nothing, for a Z)."""
+    with Sink() as sink:
+        home.control("smtproutes", f"example.test:127.0.0.1:{sink.port}\n")
+        report = remote(built, MESSAGE, tmp=tmp)
+    return report, list(sink.messages)
+
+
+def test_ed25519_signature_verifies_at_peers(dkbuilt: Built, dkhome: QmailHome, keys: Keys,
+                                             tmp_path: Path) -> None:
+    ed = ed25519_key()
+    keys.put(DOMAIN, ed, "ed")
+    dkhome.control("dksign", f"{keys.root}/%/ed\n")
+    report, got = send_signed(dkbuilt, dkhome, MESSAGE, tmp_path)
+    assert report.startswith(b"r"), report
+    t = tags(got, "DKIM-Signature")
+    assert (t["a"], t["s"], t["d"]) == ("ed25519-sha256", "ed", DOMAIN)
+    assert b"DomainKey-Signature:" not in got  # DomainKeys is RSA only: no RSA key, no DK
+    rec = {f"ed._domainkey.{DOMAIN}": dkim_txt(ed)}
+    for verify in (dkimpy_verify, opendkim_verify):
+        assert verify(got, rec).ok, verify.__name__
+        assert not verify(got.replace(b"bye", b"BYE"), rec).ok, verify.__name__
+
+
+def test_dual_signing_rsa_and_ed25519(dkbuilt: Built, dkhome: QmailHome, keys: Keys,
+                                      tmp_path: Path) -> None:
+    rsa, ed = rsa_key(2048), ed25519_key()
+    keys.put(DOMAIN, rsa)
+    keys.put(DOMAIN, ed, "ed25519")
+    dkhome.control("dksign", f"{keys.root}/%/default\n{keys.root}/%/ed25519\n")
+    report, got = send_signed(dkbuilt, dkhome, MESSAGE, tmp_path)
+    assert report.startswith(b"r"), report
+    head = got[:-len(MESSAGE)]
+    assert head.count(b"DKIM-Signature:") == 2 and head.count(b"DomainKey-Signature:") == 1
+    assert re.findall(rb"a=(rsa-sha256|ed25519-sha256)", head) == [b"rsa-sha256",
+                                                                    b"ed25519-sha256"]
+    rec = {f"default._domainkey.{DOMAIN}": dkim_txt(rsa),
+           f"ed25519._domainkey.{DOMAIN}": dkim_txt(ed)}
+    assert [v.ok for v in dkimpy_verify_each(got, rec)] == [True, True]
+    assert opendkim_verify(got, rec).ok
+    assert mail_dkim_dk_verify(got, {f"default._domainkey.{DOMAIN}": dk_txt(rsa)}).ok
+
+
+def test_selector_is_the_name_the_link_resolves_to(dkbuilt: Built, dkhome: QmailHome,
+                                                   keys: Keys, tmp_path: Path) -> None:
+    key = rsa_key(2048)
+    keys.put(DOMAIN, key, "2026q4")
+    (keys.root / DOMAIN / "default").symlink_to("2026q4")  # control/dksign names .../default
+    _, got = send_signed(dkbuilt, dkhome, MESSAGE, tmp_path)
+    assert tags(got, "DKIM-Signature")["s"] == "2026q4"
+    assert dkimpy_verify(got, {f"2026q4._domainkey.{DOMAIN}": dkim_txt(key)}).ok
+    (keys.root / DOMAIN / "default").unlink()  # rotated: the link now names the next key
+    keys.put(DOMAIN, rsa_key(2048, 1), "2027q1")
+    (keys.root / DOMAIN / "default").symlink_to("2027q1")
+    _, got = send_signed(dkbuilt, dkhome, MESSAGE, tmp_path)
+    assert tags(got, "DKIM-Signature")["s"] == "2027q1"
+
+
+@pytest.mark.parametrize("case", ["dangling-link", "512-bit", "one-of-two-broken", "encrypted"])
+def test_a_key_that_cannot_sign_keeps_the_message_queued(dkbuilt: Built, dkhome: QmailHome,
+                                                         keys: Keys, tmp_path: Path,
+                                                         case: str) -> None:
+    d = keys.root / DOMAIN
+    d.mkdir(parents=True, exist_ok=True)
+    named = d / "default"
+    if case == "dangling-link":
+        named.symlink_to("2026q4")  # the key it names is gone: never "no key, send unsigned"
+    elif case == "512-bit":
+        keys.put(DOMAIN, rsa_key(512))
+    elif case == "one-of-two-broken":
+        keys.put(DOMAIN, rsa_key(2048))
+        named = keys.put(DOMAIN, ed25519_key(), "ed25519")
+        named.write_bytes(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+        dkhome.control("dksign", f"{keys.root}/%/default\n{keys.root}/%/ed25519\n")
+    else:
+        enc = tmp_path / "enc.pem"
+        subprocess.run(["openssl", "pkey", "-in", str(rsa_key(2048).path), "-aes256",
+                        "-passout", "pass:secret", "-out", str(enc)], check=True,
+                       stdin=subprocess.DEVNULL)
+        keys.put(DOMAIN, rsa_key(2048)).write_bytes(enc.read_bytes())
+    report, delivered = remote_report(dkbuilt, dkhome, tmp_path)
+    assert report.startswith(b"Z"), report  # temporary failure: the message stays queued
+    assert str(named).encode() in report, report
+    if case == "512-bit":
+        assert b"1024" in report
+    assert delivered == []
 
 
 def test_report_to_qmail_send_carries_no_message_text(dkbuilt: Built, dkhome: QmailHome,
@@ -290,6 +381,76 @@ def test_peer_signatures_pass(dkbuilt: Built, dkhome: QmailHome, resolv: Path, p
     props = {f"{p.type}.{p.name}": p.value for p in dkim.properties}
     assert props.get("header.d") == DOMAIN
     assert out.queued[0].endswith(signed.replace(b"\r\n", b"\n"))
+
+
+def dkim_results(msg: bytes) -> list[dict[str, str]]:
+    """Every dkim= result of our Authentication-Results, with its properties."""
+    out = []
+    for r in auth_results(msg).results:
+        if r.method == "dkim":
+            props = {f"{p.type}.{p.name}": str(p.value) for p in r.properties}
+            out.append({"result": str(r.result), **props})
+    return out
+
+
+@pytest.mark.parametrize("signer", ["dkimpy", "opendkim"])
+def test_ed25519_peer_signatures_pass(dkbuilt: Built, dkhome: QmailHome, resolv: Path,
+                                      dns: DNSServer, signer: str) -> None:
+    ed = ed25519_key()
+    dns.txt(f"ed._domainkey.{DOMAIN}", dkim_txt(ed))
+    if signer == "dkimpy":
+        signed = dkimpy_sign(MESSAGE, DOMAIN, "ed", ed.seed_b64, algo="ed25519-sha256")
+    else:
+        signed = opendkim_sign(MESSAGE, DOMAIN, "ed", ed.pem, algo="ed25519-sha256")
+    out = smtpd(dkbuilt, dkhome, resolv, signed, DKVERIFY="DEGIJKfh,CGHIJMQRSTkl")
+    assert out.data_reply.startswith("250"), out.replies
+    (res,) = dkim_results(out.queued[0])
+    assert res["result"] == "pass" and res["header.a"] == "ed25519-sha256", res
+    assert res["header.s"] == "ed" and res["header.d"] == DOMAIN
+    tampered = smtpd(dkbuilt, dkhome, resolv, signed.replace(b"bye", b"BYE"), DKVERIFY="")
+    assert dkim_results(tampered.queued[-1])[0]["result"] == "fail"
+
+
+def test_dual_signed_mail_passes_twice(dkbuilt: Built, dkhome: QmailHome, resolv: Path,
+                                       dns: DNSServer, published: Key) -> None:
+    ed = ed25519_key()
+    dns.txt(f"ed._domainkey.{DOMAIN}", dkim_txt(ed))
+    once = dkimpy_sign(MESSAGE, DOMAIN, "default", published.pem)
+    twice = dkimpy_sign(once, DOMAIN, "ed", ed.seed_b64, algo="ed25519-sha256")
+    out = smtpd(dkbuilt, dkhome, resolv, twice, DKVERIFY="DEGIJKfh,CGHIJMQRSTkl")
+    assert out.data_reply.startswith("250"), out.replies
+    results = dkim_results(out.queued[0])
+    assert [r["result"] for r in results] == ["pass", "pass"], results
+    assert sorted(r["header.a"] for r in results) == ["ed25519-sha256", "rsa-sha256"]
+    bs = [r["header.b"] for r in results]
+    assert all(len(b) == 12 for b in bs) and bs[0] != bs[1]
+    for r, sig in zip(sorted(results, key=lambda r: r["header.a"]),
+                      sorted(re.findall(rb"DKIM-Signature:.*?\n(?![ \t])", twice, re.S),
+                             key=lambda h: b"ed25519" not in h), strict=True):
+        b = re.sub(rb"\s+", b"", re.search(rb"\bb=([^;]*)", sig).group(1)).decode()  # type: ignore[union-attr]
+        assert b.startswith(r["header.b"])  # RFC 6008: a prefix of that signature's b=
+
+
+@pytest.mark.parametrize("case", ["rsa-sha1", "512-bit"])
+def test_rfc8301_refusals_are_policy(dkbuilt: Built, dkhome: QmailHome, resolv: Path,
+                                     dns: DNSServer, published: Key, case: str) -> None:
+    if case == "rsa-sha1":
+        signed = dkimpy_sign(MESSAGE, DOMAIN, "default", published.pem, algo="rsa-sha1")
+        letter = "S"
+    else:
+        short = rsa_key(512)
+        dns.txt(f"short._domainkey.{DOMAIN}", dkim_txt(short))
+        signed = dkimpy_sign(MESSAGE, DOMAIN, "short", short.pem)
+        letter = "T"
+    out = smtpd(dkbuilt, dkhome, resolv, signed, DKVERIFY="")
+    (res,) = dkim_results(out.queued[0])
+    assert res["result"] == "policy", res
+    ar = out.queued[0].split(b"\n\t", 1)[1].split(b"\n", 1)[0]
+    assert b"(RFC 8301:" in ar, ar  # the reason, in a comment
+    rejected = smtpd(dkbuilt, dkhome, resolv, signed, DKVERIFY="," + letter)
+    assert rejected.data_reply.startswith("554"), rejected.replies
+    deferred = smtpd(dkbuilt, dkhome, resolv, signed, DKVERIFY="," + letter.lower())
+    assert deferred.data_reply.startswith("451"), deferred.replies
 
 
 def test_domainkeys_signature_passes(dkbuilt: Built, dkhome: QmailHome, resolv: Path,

@@ -174,7 +174,7 @@ def test_render_options_and_templates_key_change_keys_only_with_dkim(
     base = opts(base="netqmail-1.06", dkim=True)
     a = mk(series_, manifest, base)
     variants = [
-        dataclasses.replace(base, render=RenderOptions(dkim_algorithm="rsa-sha1")),
+        dataclasses.replace(base, render=RenderOptions(dk_canon="simple")),
         dataclasses.replace(base, render=RenderOptions(dkim_canon="simple/simple")),
         dataclasses.replace(base, render=RenderOptions(dk_sign=False)),
         dataclasses.replace(base, render=RenderOptions(authserv_id="mx.example.com")),
@@ -187,7 +187,7 @@ def test_render_options_and_templates_key_change_keys_only_with_dkim(
     plain = opts(base="netqmail-1.06")
     p1 = mk(series_, manifest, plain)
     p2 = mk(series_, manifest, dataclasses.replace(
-        plain, render=RenderOptions(dkim_algorithm="rsa-sha1")), templates_key="other")
+        plain, render=RenderOptions(dk_canon="simple")), templates_key="other")
     assert keys(p1) == keys(p2)
     assert p1.sources[0].render is None and a.sources[0].render is not None
 

@@ -86,7 +86,7 @@ anchor = '^  blast\\(\\);$'
 where = "replace"
 text = """
 #ifdef DKIM
-  qdkim_blast("{{ dkim_algorithm }}");
+  qdkim_blast("{{ dkim_canon }}");
 #else
   blast();
 #endif
@@ -123,7 +123,7 @@ text = """{% include "_man.j2" %}"""
 
 FOO = """\
 /* rendered for {{ base }} */
-static const char *algorithm = "{{ dkim_algorithm }}";
+static const char *dk = "{{ dk_canon }}";
 static const char *canon = "{{ dkim_canon }}";
 {% for letter, name, desc, code in letters_dkim %}
 /* {{ letter }} {{ name }} {{ code }} */
@@ -178,7 +178,7 @@ def test_render_places_every_hook(tmp_path: Path, tree: Path, troot: Path) -> No
     assert files["qmail-remote.c"].startswith(
         '#include "sig.h"\n#include "stralloc.h"\n#ifdef DKIM\n#include "qdkim.h"\n#endif\n\n')
     # replace: the anchor line is gone, the text is where it was
-    assert ('void smtp()\n{\n#ifdef DKIM\n  qdkim_blast("rsa-sha256");\n#else\n  blast();\n'
+    assert ('void smtp()\n{\n#ifdef DKIM\n  qdkim_blast("relaxed/relaxed");\n#else\n  blast();\n'
             '#endif\n  quit("K");\n}\n') in files["qmail-remote.c"]
     assert files["qmail-remote.c"].count("blast();") == 1
     # before, in the `after` region: only smtp_data's qmail_open gets the call
@@ -208,20 +208,20 @@ def test_bases_filter(tmp_path: Path, tree: Path, troot: Path) -> None:
 
 
 def test_render_options_reach_the_templates(tmp_path: Path, tree: Path, troot: Path) -> None:
-    opts = RenderOptions(dkim_algorithm="rsa-sha1", dkim_canon="simple/simple",
+    opts = RenderOptions(dk_canon="simple", dkim_canon="simple/simple",
                          sign_headers=("From", "To"))
     files = rendered_tree(tmp_path, tree, rmod.render(tree, BASE, opts, root=troot))
-    assert 'algorithm = "rsa-sha1"' in files["foo.c"]
+    assert 'dk = "simple"' in files["foo.c"]
     assert 'canon = "simple/simple"' in files["foo.c"]
     assert 'headers = "From:To"' in files["foo.c"]
-    assert 'qdkim_blast("rsa-sha1")' in files["qmail-remote.c"]
+    assert 'qdkim_blast("simple/simple")' in files["qmail-remote.c"]
 
 
 def test_header_of_the_rendered_patch(tree: Path, troot: Path) -> None:
     text = rmod.render(tree, BASE, RenderOptions(authserv_id="mx.example.org"), root=troot)
     h = diffs.header(text)
     assert BASE in h["Description"] and h["Why"]
-    assert "dkim_algorithm=rsa-sha256" in h["Options"]
+    assert "dkim_canon=relaxed/relaxed" in h["Options"]
     assert "authserv_id=mx.example.org" in h["Options"]
     assert "sign_headers" not in h["Options"]
     assert h["Signed-headers"].startswith("From:Sender:")
@@ -396,11 +396,11 @@ def test_render_patch_renders_against_the_plain_prepared_tree(
 
     monkeypatch.setattr(api, "prepare", fake_prepare)
     monkeypatch.setattr(rmod, "template_root", lambda: troot)
-    opts = Options(base=BASE, dkim=True, render=RenderOptions(dkim_algorithm="rsa-sha1"))
+    opts = Options(base=BASE, dkim=True, render=RenderOptions(dkim_canon="simple/relaxed"))
     text = api.render_patch(opts, object(), tmp_path / "w", say=lambda m: None)  # type: ignore[arg-type]
     assert [o.dkim for o in seen] == [False] and seen[0].base == BASE
     assert text == rmod.render(tree, BASE, opts.render, root=troot)
-    assert 'qdkim_blast("rsa-sha1")' in text
+    assert 'qdkim_blast("simple/relaxed")' in text
 
 
 @pytest.mark.spawns
