@@ -462,6 +462,42 @@ def test_rfc8301_refusals_are_policy(dkbuilt: Built, dkhome: QmailHome, resolv: 
     assert deferred.data_reply.startswith("451"), deferred.replies
 
 
+def test_a_valid_signature_is_found_below_any_number_of_malformed_ones(
+        dkbuilt: Built, dkhome: QmailHome, resolv: Path, published: Key) -> None:
+    signed = dkimpy_sign(MESSAGE, DOMAIN, "default", published.pem)
+    junk = b"".join(b"DKIM-Signature: v=1; a=rsa-sha256; d=example.org; x=%d\n" % i
+                    for i in range(30))
+    out = smtpd(dkbuilt, dkhome, resolv, junk + signed, DKVERIFY="DEGIJKfh,CGHIJMQRkl")
+    assert out.data_reply.startswith("250"), out.replies  # one verifying signature is enough
+    results = [r["result"] for r in dkim_results(out.queued[0])]
+    assert results.count("pass") == 1
+    assert results.count("permerror") == 10  # the malformed ones: reported, at most 10
+
+
+def test_author_domain_signatures_are_tried_first(dkbuilt: Built, dkhome: QmailHome,
+                                                  resolv: Path, dns: DNSServer,
+                                                  published: Key) -> None:
+    other = rsa_key(2048, index=2)
+    dns.txt("default._domainkey.other.test", dkim_txt(other))
+    author = dkimpy_sign(MESSAGE, DOMAIN, "default", published.pem)
+    both = dkimpy_sign(author, "other.test", "default", other.pem)  # third party on top
+    out = smtpd(dkbuilt, dkhome, resolv, both, DKVERIFY="", DKIMMAXSIGS="1")
+    (res,) = dkim_results(out.queued[0])  # only one signature may cost work: the author's
+    assert res["result"] == "pass" and res["header.d"] == DOMAIN, res
+    out = smtpd(dkbuilt, dkhome, resolv, both, DKVERIFY="")
+    assert sorted(r["header.d"] for r in dkim_results(out.queued[-1])) == [DOMAIN, "other.test"]
+
+
+@pytest.mark.parametrize("value", ["", "0", "abc", "101", "1x"])
+def test_malformed_dkimmaxsigs_is_a_temporary_failure(dkbuilt: Built, dkhome: QmailHome,
+                                                      resolv: Path, published: Key,
+                                                      value: str) -> None:
+    signed = dkimpy_sign(MESSAGE, DOMAIN, "default", published.pem)
+    out = smtpd(dkbuilt, dkhome, resolv, signed, DKVERIFY="", DKIMMAXSIGS=value)
+    assert out.data_reply.startswith("451"), out.replies
+    assert out.queued == []
+
+
 def test_domainkeys_signature_passes(dkbuilt: Built, dkhome: QmailHome, resolv: Path,
                                      published: Key) -> None:
     signed = mail_dkim_dk_sign(MESSAGE, DOMAIN, "default", published.pem)
