@@ -498,6 +498,29 @@ def test_malformed_dkimmaxsigs_is_a_temporary_failure(dkbuilt: Built, dkhome: Qm
     assert out.queued == []
 
 
+def test_h_list_over_many_copies_of_a_field_verifies(dkbuilt: Built, dkhome: QmailHome,
+                                                     resolv: Path, published: Key) -> None:
+    """The same fields are selected as before (bottom-most unused one of each name), through
+    the index that made this linear; 3000 copies and 250 entries cost ~N^3 before."""
+    many = b"".join(b"X-A: %d\n" % i for i in range(3000)) + MESSAGE
+    signed = dkimpy_sign(many, DOMAIN, "default", published.pem,
+                         headers=["From", "From", "Subject", *["X-A"] * 247])  # oversigned
+    out = smtpd(dkbuilt, dkhome, resolv, signed, DKVERIFY="")
+    (res,) = dkim_results(out.queued[0])
+    assert res["result"] == "pass", res
+    tampered = signed.replace(b"X-A: 2999\n", b"X-A: 2999 changed\n")
+    out = smtpd(dkbuilt, dkhome, resolv, tampered, DKVERIFY="")
+    assert dkim_results(out.queued[-1])[0]["result"] == "fail"
+
+
+def test_more_than_256_h_entries_is_bad_syntax(dkbuilt: Built, dkhome: QmailHome,
+                                               resolv: Path, published: Key) -> None:
+    signed = dkimpy_sign(MESSAGE, DOMAIN, "default", published.pem,
+                         headers=["From", *["X-A"] * 256])
+    out = smtpd(dkbuilt, dkhome, resolv, signed, DKVERIFY=",C")
+    assert out.data_reply.startswith("554"), out.replies  # C: BAD_SYNTAX, a defined letter
+
+
 def test_domainkeys_signature_passes(dkbuilt: Built, dkhome: QmailHome, resolv: Path,
                                      published: Key) -> None:
     signed = mail_dkim_dk_sign(MESSAGE, DOMAIN, "default", published.pem)
