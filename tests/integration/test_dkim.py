@@ -521,6 +521,17 @@ def test_more_than_256_h_entries_is_bad_syntax(dkbuilt: Built, dkhome: QmailHome
     assert out.data_reply.startswith("554"), out.replies  # C: BAD_SYNTAX, a defined letter
 
 
+@pytest.mark.parametrize("tag", [b"x=4294967296", b"x=99999999999999999999", b"t=4294967297"])
+def test_numbers_past_32_bits_are_bad_syntax(dkbuilt: Built, dkhome: QmailHome, resolv: Path,
+                                             published: Key, tag: bytes) -> None:
+    """x= past 32 bits was read as -1: "never expires"."""
+    signed = dkimpy_sign(MESSAGE, DOMAIN, "default", published.pem)
+    odd = signed.replace(b"DKIM-Signature: v=1;", b"DKIM-Signature: v=1; " + tag + b";", 1)
+    assert odd != signed
+    out = smtpd(dkbuilt, dkhome, resolv, odd, DKVERIFY=",C")
+    assert out.data_reply.startswith("554"), out.replies  # C: BAD_SYNTAX
+
+
 def test_domainkeys_signature_passes(dkbuilt: Built, dkhome: QmailHome, resolv: Path,
                                      published: Key) -> None:
     signed = mail_dkim_dk_sign(MESSAGE, DOMAIN, "default", published.pem)

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Benchmark: CPU time of qmail-smtpd verifying and qmail-remote signing the adversarial corpus
+(tests/integration/hostile.py), against a plain message of the same size, in one run.
+
+    .venv/bin/python benchmarks/hostile_bench.py [--base netqmail-1.06] [--bin DIR] [--json]
+
+--bin DIR measures other binaries (e.g. an older build's out/bin) with this run's inputs, which is
+how a before/after table is made. Each figure is the median CPU time (user+sys of the child) of
+--repeat runs. Needs root (the resolver namespace), the test peers and the upstream cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+
+from dnsserver import DNSServer  # noqa: E402
+from harness import build_base, make_home  # noqa: E402
+from hostile import CORPUS  # noqa: E402
+from netns import resolver_argv  # noqa: E402
+from peers import dkim_txt, dkimpy_sign, rsa_key  # noqa: E402
+from smtpsink import Sink  # noqa: E402
+
+
+def cpu(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
+    """Median CPU seconds of the child processes fn starts."""
+    out = []
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        fn()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--base", default="netqmail-1.06")
+    ap.add_argument("--bin", type=Path, help="binaries to measure [default: this build's]")
+    ap.add_argument("--home", type=Path,
+                    help="the qmail home --bin was built with (conf-qmail) [default: this build's]")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    os.environ.setdefault("PATCHKIT_TEST_WORKDIR", str(REPO / ".pytest-build"))
+    built = build_base(args.base, dkim=True)
+    bindir = args.bin or built.out / "bin"
+    if args.home:
+        built = dataclasses.replace(built, home=args.home)
+    key = rsa_key(2048)
+    rows: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory() as tmp, DNSServer() as dns:
+        t = Path(tmp)
+        home = make_home(built, t)
+        dns.txt("default._domainkey.example.org", dkim_txt(key))
+        resolv = dns.resolv_conf(t)
+
+        def verify(msg: bytes) -> None:
+            data = (b"HELO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.test>\r\n"
+                    b"DATA\r\n" + msg.replace(b"\n", b"\r\n") + b".\r\nQUIT\r\n")
+            env = built.env(PK_QUEUE_DIR=str(home.queue), TCPREMOTEIP="192.0.2.7",
+                            DKVERIFY="")
+            subprocess.run(resolver_argv([str(bindir / "qmail-smtpd")], resolv), input=data,
+                           capture_output=True, env=env, check=True, timeout=3600)
+            for f in home.queue.iterdir():
+                f.unlink()
+
+        keyfile = t / "keys" / "example.org" / "default"
+        keyfile.parent.mkdir(parents=True)
+        keyfile.write_bytes(key.pem)
+        home.control("dksign", f"{t}/keys/%/default\n")
+
+        def sign(msg: bytes) -> None:
+            (t / "m").write_bytes(msg)
+            with Sink() as sink:
+                home.control("smtproutes", f"example.test:127.0.0.1:{sink.port}\n")
+                with (t / "m").open("rb") as f:
+                    subprocess.run([str(bindir / "qmail-remote"), "example.test",
+                                    "alice@example.org", "bob@example.test"], stdin=f,
+                                   capture_output=True, env=built.env(), check=False,
+                                   timeout=3600)
+
+        mb = 1 << 20
+        cases: list[tuple[str, str, bytes]] = [
+            ("verify", "plain 1 MB", dkimpy_sign(CORPUS["plain"](mb), "example.org", "default",
+                                                 key.pem)),
+        ]
+        for n, h in ((2000, 2000), (4000, 4000), (8000, 8000), (8000, 250)):
+            body = CORPUS["many-copies"](n)
+            cases.append(("verify", f"h= x{h} over {n} copies", dkimpy_sign(
+                body, "example.org", "default", key.pem, headers=["From", *["X-A"] * h])))
+        cases.append(("verify", "one 4 MB header line",
+                      dkimpy_sign(CORPUS["long-header-line"](4 * mb), "example.org", "default",
+                                  key.pem)))
+        cases += [("sign", "plain 1 MB", CORPUS["plain"](mb)),
+                  ("sign", "plain 4 MB", CORPUS["plain"](4 * mb)),
+                  ("sign", "one 4 MB body line", CORPUS["long-body-line"](4 * mb))]
+        for what, name, msg in cases:
+            run = verify if what == "verify" else sign
+            seconds = cpu(lambda m=msg, f=run: f(m), args.repeat)  # type: ignore[misc]
+            rows.append({"what": what, "case": name, "bytes": len(msg),
+                         "cpu_s": round(seconds, 4),
+                         "cpu_s_per_mb": round(seconds / (len(msg) / mb), 4)})
+    base = {r["what"]: r["cpu_s_per_mb"] for r in rows if str(r["case"]).startswith("plain 1")}
+    for r in rows:
+        per_mb = float(r["cpu_s_per_mb"])  # type: ignore[arg-type]
+        r["x_plain_per_mb"] = round(per_mb / max(float(base[str(r["what"])]), 1e-9), 1)  # type: ignore[arg-type]
+    if args.json:
+        print(json.dumps({"base": args.base, "bin": str(bindir), "rows": rows}, indent=2))
+        return
+    print(f"base {args.base}, binaries {bindir}, median CPU of {args.repeat} runs")
+    print(f"{'what':<7} {'case':<28} {'KB':>8} {'CPU s':>9} {'s/MB':>8} {'x plain/MB':>10}")
+    for r in rows:
+        kb = int(r["bytes"]) // 1024  # type: ignore[call-overload]
+        print(f"{r['what']:<7} {r['case']:<28} {kb:>8} "
+              f"{r['cpu_s']:>9} {r['cpu_s_per_mb']:>8} {r['x_plain_per_mb']:>10}")
+
+
+if __name__ == "__main__":
+    main()
