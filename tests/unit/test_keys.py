@@ -1,11 +1,13 @@
 """patchkit keys: the records and selectors (pure), the layout on disk qmail-remote relies on,
 the atomic link flip, and the refusals that come before any process or DNS lookup. Key making
-with the real openssl CLI is marked `spawns`; DNS states are in tests/integration/test_keys.py."""
+with the real openssl CLI is marked `spawns`; DNS states are in
+tests/integration/test_keys_dns.py."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import grp
 import json
 import os
 import re
@@ -233,7 +235,7 @@ def test_the_link_flips_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         seen.append((os.readlink(src), os.readlink(dst)))
         real_replace(src, dst)
 
-    monkeypatch.setattr(keys.os, "replace", replace)
+    monkeypatch.setattr(os, "replace", replace)
     keys._point(d / "default", "2026q4")
     assert seen == [("2026q4", "2026q3")]
     assert os.readlink(d / "default") == "2026q4"  # relative, as qmail-remote expects
@@ -247,7 +249,7 @@ def test_a_failed_flip_leaves_the_old_link_and_no_temp(tmp_path: Path,
     def fail(src: object, dst: object) -> None:
         raise PermissionError(13, "Permission denied", str(dst))
 
-    monkeypatch.setattr(keys.os, "replace", fail)
+    monkeypatch.setattr(os, "replace", fail)
     with pytest.raises(PermissionError):
         keys._point(d / "default", "2026q4")
     assert os.readlink(d / "default") == "2026q3"
@@ -335,7 +337,7 @@ def no_group(monkeypatch: pytest.MonkeyPatch) -> None:
     def getgrnam(name: str) -> object:
         raise KeyError(name)
 
-    monkeypatch.setattr(keys.grp, "getgrnam", getgrnam)
+    monkeypatch.setattr(grp, "getgrnam", getgrnam)
 
 
 @pytest.mark.usefixtures("no_group")
