@@ -14,7 +14,7 @@ from patchkit.cli.common import abs_path
 from patchkit.ui import emit
 
 KEYDIR = Path("/etc/domainkeys")
-LINKS = {"rsa": "default", "ed25519": "ed25519"}
+LINKS: dict[api.KeyType, str] = {"rsa": "default", "ed25519": "ed25519"}
 
 
 def keydir_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -73,9 +73,9 @@ def _key_text(k: api.NewKey, chose: str) -> str:
         lines.append(f"active: {link} -> {k.selector} (made now: {k.domain} had no active "
                      f"{k.key_type} key); control/dksign: {k.private.parent.parent}/%/{link}")
     elif k.active != k.selector:
-        lines.append(f"active: {link} -> {k.active} stays; to sign with {k.selector}, publish "
-                     f"its record, then: patchkit keys rotate {k.domain} --type {k.key_type} "
-                     "--activate")
+        lines.append(f"active: {_active(link, k.active, k.key_type)} stays; to sign with "
+                     f"{k.selector}, publish its record, then: patchkit keys rotate {k.domain} "
+                     f"--type {k.key_type} --activate")
     lines.append(f"publish at {k.name}:")
     return "\n".join(lines) + "\n" + k.public.read_text().rstrip("\n")
 
@@ -127,12 +127,14 @@ def keys_check(domain: str, keydir: Path, nameserver: str | None, port: int, tim
     def text(_: object) -> str:
         head = ("SELECTOR", "TYPE", "ACTIVE", "STATUS", "DETAIL")
         table = [head] + [(str(x["selector"]), str(x["type"]),
-                           LINKS[str(x["type"])] if x["active"] else "",
+                           LINKS[_type(str(x["type"]))] if x["active"] else "",
                            str(x["status"]), str(x["detail"])) for x in rows]
         widths = [max(len(t[i]) for t in table) for i in range(4)]
         out = [f"{r.domain} in {r.directory} (asked {dns.describe()})"]
         out += ["  ".join(c.ljust(w) for c, w in zip(t[:4], widths, strict=True)) + "  " + t[4]
                 for t in table]
+        out.append("active: " + ", ".join(
+            _active(link, r.active.get(t), t) for t, link in LINKS.items()))
         return "\n".join(line.rstrip() for line in out)
 
     emit(rows, as_json, text)
@@ -160,22 +162,24 @@ def keys_rotate(domain: str, key_type: str, bits: int | None, activate: bool, ke
     if r.note:
         click.secho(r.note, fg="yellow", err=True)
     link = LINKS[r.key_type]
-    flags = f"--type {r.key_type}" + (f" --keydir {keydir}" if keydir != KEYDIR else "")
+    where = f" --keydir {keydir}" if keydir != KEYDIR else ""
+    flags = f"--type {r.key_type}{where}"
     if r.new is not None:
         k = r.new
         data = {**_key_dict(k), "previous": r.previous, "next": [
             f"publish the record at {k.name} (keep {r.previous}'s record)",
-            f"wait until patchkit keys check {r.domain} shows {k.selector} published, and for "
+            f"wait until patchkit keys check {r.domain}{where} shows {k.selector} published, "
+            "and for "
             "your zone's negative-caching TTL (SOA minimum)",
             f"patchkit keys rotate {r.domain} {flags} --activate",
             f"some days later (mail signed with {r.previous} delivered): "
-            f"patchkit keys retire {r.domain} {r.previous}"]}
+            f"patchkit keys retire {r.domain} {r.previous}{where}"]}
     else:
         data = {"domain": r.domain, "type": r.key_type, "link": link, "previous": r.previous,
                 "active": r.activated, "note": r.note or None, "next": [
                     f"keep {r.previous}'s record published for some days (mail signed with it "
                     "is still in transit or in queues, and verified from DNS)",
-                    f"then: patchkit keys retire {r.domain} {r.previous}"]
+                    f"then: patchkit keys retire {r.domain} {r.previous}{where}"]
                 if r.previous else []}
 
     def text(d: dict[str, Any]) -> str:
@@ -216,6 +220,12 @@ def keys_retire(domain: str, selector: str, keydir: Path, nameserver: str | None
     emit(data, as_json, text)
     if r.problem:
         raise r.problem
+
+
+def _active(link: str, selector: str | None, key_type: str) -> str:
+    if selector is None:
+        return f"no {key_type} key ({link})"
+    return f"{link} (a key file)" if selector == link else f"{link} -> {selector}"
 
 
 def _type(key_type: str) -> api.KeyType:

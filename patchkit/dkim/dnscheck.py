@@ -5,6 +5,7 @@ answer say that nothing is published."""
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 
@@ -13,12 +14,26 @@ import dns.name
 import dns.rdatatype
 import dns.resolver
 
+from patchkit.errors import ConfigError
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DnsSettings:
     nameserver: str | None = None  # None: the system's resolver (/etc/resolv.conf)
     port: int = 53
     timeout: float = 5.0  # for the whole lookup, retries and TCP fallback included
+
+    def __post_init__(self) -> None:
+        if self.nameserver is not None:
+            try:
+                ipaddress.ip_address(self.nameserver)
+            except ValueError:
+                raise ConfigError(f"--nameserver {self.nameserver!r} is not an IP address",
+                                  "give the server's address, e.g. --nameserver 192.0.2.53"
+                                  ) from None
+        if not 0 < self.port < 65536 or self.timeout <= 0:
+            raise ConfigError(f"port {self.port} or timeout {self.timeout} is out of range",
+                              "give a port of 1-65535 and a timeout above 0 seconds")
 
     def describe(self) -> str:
         return (f"nameserver {self.nameserver} port {self.port}" if self.nameserver

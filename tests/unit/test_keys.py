@@ -390,3 +390,12 @@ def test_cli_keys_new_says_what_it_chose(tmp_path: Path) -> None:
     assert data["dkim_record"].startswith("v=DKIM1; k=rsa; p=") and data["bits"] == 1024
     assert data["name"] == "mail2026._domainkey.example.com"
     assert os.readlink(tmp_path / "example.com" / "default") == "mail2026"
+
+
+@pytest.mark.parametrize("kw", [{"nameserver": "ns.example.com"}, {"port": 0},
+                                {"port": 70000}, {"timeout": 0}])
+def test_dns_settings_are_checked_where_they_enter(kw: dict[str, object]) -> None:
+    with pytest.raises(ConfigError):
+        DnsSettings(**kw)  # type: ignore[arg-type]
+    assert DnsSettings(nameserver="::1", port=5353).describe() == "nameserver ::1 port 5353"
+    assert DnsSettings().describe() == "the system resolver"
