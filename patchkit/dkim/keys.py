@@ -150,15 +150,19 @@ def new_key(domain: str, *, key_type: KeyType = "rsa", bits: int | None = None,
         selector = dated_selector(today or dt.date.today(), taken)
     else:
         selector = check_selector(selector) if legacy else check_new_selector(selector)
+    if selector in LINK_NAMES.values() and selector != LINK_NAMES[key_type]:
+        raise ConfigError(f"selector {selector!r} is the name of the other key type's link",
+                          "choose another --selector")
     private, public = d / selector, d / f"{selector}.pub"
     if private.is_symlink():
         raise ConfigError(f"{private} is the active-key link (-> {os.readlink(private)})",
                           "a new key gets its own selector; patchkit keys rotate DOMAIN makes "
                           "one and --activate points the link at it")
     if (private.exists() or public.exists()) and not (force and legacy):
-        raise ConfigError(f"{private} exists", "refusing to overwrite a key; add --force to "
-                          "replace it (mail signed with the old key fails once it is gone)"
-                          if legacy else "choose another --selector, or leave it out")
+        raise ConfigError(f"{private if private.exists() else public} exists",
+                          "refusing to overwrite a key; add --force to replace it (mail signed "
+                          "with the old key fails once it is gone)" if legacy
+                          else "choose another --selector, or leave it out")
     d.mkdir(parents=True, exist_ok=True)
     pem = _openssl_key(key_type, bits)
     note = _write_private(private, pem)
@@ -351,16 +355,23 @@ def check(domain: str, *, keydir: Path = DEFAULT_KEYDIR, dns: DnsSettings) -> Ch
                         active=layout.is_active(key), file=key.path,
                         name=key_name(key.selector, layout.domain), status=v.status,
                         detail=v.detail, record=record))
+    unpublished = [r for r in rows if r.active and r.status not in ("published", "dns-error")]
+    failed = [r for r in rows if r.active and r.status == "dns-error"]
     bad = [f"{LINK_NAMES[t]} -> {target}: no such key file"
            for t, target in layout.dangling.items()]
     bad += [f"the active {r.key_type} key {r.selector} is {r.status} ({r.detail})"
-            for r in rows if r.active and r.status not in ("published", "dns-error")]
-    failed = [r for r in rows if r.active and r.status == "dns-error"]
+            for r in unpublished]
     problem: PatchkitError | None = None
-    if bad:
+    if unpublished:
+        first = unpublished[0]
         problem = DnsNotReady("; ".join(bad),
-                              "publish each active key's record (its .pub file, or the record "
-                              "column of --json) at its name, or rotate to a key that is")
+                              f'publish {first.name}. IN TXT "{first.record}" (also in '
+                              f"{first.selector}.pub)" + (" and the other active keys' records"
+                                                         if len(unpublished) > 1 else ""))
+    elif bad:
+        problem = DnsNotReady("; ".join(bad),
+                              f"point the link at a key that exists: patchkit keys rotate "
+                              f"{layout.domain} --activate, once DNS publishes it")
     elif failed:
         problem = DnsLookupFailed(
             f"cannot tell whether {', '.join(r.name for r in failed)} is published: "

@@ -129,6 +129,8 @@ def test_check_fails_when_an_active_key_is_not_published(server: DNSServer, tmp_
     err = r.stderr.splitlines()
     assert len(err) == 2 and err[0].startswith("error: ") and word in err[0], r.stderr
     assert err[1].startswith("hint: ")
+    if code == DnsNotReady.exit_code:
+        assert f'publish {name("s1")}. IN TXT "{k.dkim_record}"' in err[1]
     server.txt(name("s1"), k.dkim_record)
     assert run(server, tmp_path, "check", DOMAIN).exit_code == 0
 

@@ -399,3 +399,11 @@ def test_dns_settings_are_checked_where_they_enter(kw: dict[str, object]) -> Non
         DnsSettings(**kw)  # type: ignore[arg-type]
     assert DnsSettings(nameserver="::1", port=5353).describe() == "nameserver ::1 port 5353"
     assert DnsSettings().describe() == "the system resolver"
+
+
+def test_the_other_types_link_name_is_no_selector(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="other key type's link"):
+        keys.keygen("example.com", selector="ed25519", keydir=tmp_path)
+    key_dir(tmp_path, ("s1.pub", b"; x\n"))
+    with pytest.raises(ConfigError, match=r"s1\.pub exists"):
+        keys.new_key("example.com", selector="s1", keydir=tmp_path)
