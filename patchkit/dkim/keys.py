@@ -36,6 +36,7 @@ from patchkit.dkim.records import (
     check_selector,
     dated_selector,
     dkim_record,
+    is_selector,
     judge,
     key_name,
     pem_key_type,
@@ -268,10 +269,10 @@ def scan(domain: str, keydir: Path) -> Layout:
         if n.endswith(".pub"):
             sel = n.removesuffix(".pub")
             beside = d / sel
-            if _selector_ok(sel) and (beside.is_symlink() or not beside.exists()):
+            if is_selector(sel) and (beside.is_symlink() or not beside.exists()):
                 keys.append(Key(selector=sel, key_type=_pub_type(entry.read_text()), path=None,
                                 mtime_ns=entry.stat().st_mtime_ns))
-        elif _selector_ok(n):
+        elif is_selector(n):
             t = pem_key_type(entry.read_bytes())
             if t is not None:
                 keys.append(Key(selector=n, key_type=t, path=entry,
@@ -290,14 +291,6 @@ def scan(domain: str, keydir: Path) -> Layout:
         elif link.is_file() and any(k.selector == link_name and k.key_type == t for k in keys):
             active[t] = link_name  # the old layout: the key file itself
     return Layout(domain=domain, directory=d, keys=tuple(keys), active=active, dangling=dangling)
-
-
-def _selector_ok(name: str) -> bool:
-    try:
-        check_selector(name)
-    except ConfigError:
-        return False
-    return True
 
 
 # --------------------------------------------------------------------------- against DNS

@@ -40,8 +40,12 @@ def check_domain(domain: str) -> str:
     return d
 
 
+def is_selector(name: str) -> bool:
+    return all(_LABEL.match(label) for label in name.split("."))
+
+
 def check_selector(selector: str) -> str:
-    if not all(_LABEL.match(label) for label in selector.split(".")):
+    if not is_selector(selector):
         raise ConfigError(f"{selector!r} is not a valid selector",
                           "use letters, digits and hyphens, e.g. default or s2026")
     return selector
