@@ -12,6 +12,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ import dns.resolver
 import pytest
 from click.testing import CliRunner, Result
 from dnsserver import DNSServer
+from netns import require_isolated_resolver, resolver_argv
 
 from patchkit.cli import cli
 from patchkit.dkim import keys
@@ -325,3 +328,22 @@ def test_dkimpy_signs_with_the_layout_and_verifies_the_printed_records(
     for idx in (0, 1):
         with pytest.raises(dkim.ValidationError, match="body hash mismatch"):
             dkim.DKIM(tampered, minkey=1024).verify(idx=idx, dnsfunc=dnsfunc)
+
+
+def test_check_with_the_system_resolver(tmp_path: Path) -> None:
+    """The default a person types: no --nameserver, so /etc/resolv.conf decides (here a private
+    mount namespace points it at the test DNS server on port 53)."""
+    require_isolated_resolver()
+    k = new(tmp_path, selector="s1")
+    with DNSServer() as server:
+        server.txt(name("s1"), k.dkim_record)
+        exe = str(Path(sys.executable).with_name("patchkit"))
+        argv = resolver_argv([exe, "keys", "check", DOMAIN, "--keydir", str(tmp_path), "--json",
+                              "--timeout", "2"], server.resolv_conf(tmp_path))
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert [r["status"] for r in json.loads(proc.stdout)] == ["published"]
+        assert server.seen(name("s1"))
+        server.nxdomain(name("s1"))
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        assert proc.returncode == DnsNotReady.exit_code, proc.stderr
