@@ -100,8 +100,10 @@ def keys_group() -> None:
 @json_option
 def keys_new(domain: str, key_type: str, bits: int | None, selector: str | None, keydir: Path,
              as_json: bool) -> None:
-    """Make a key for DOMAIN and print the DNS record to publish. It becomes the active key of
-    its type only where there is none yet (rotate replaces an active key)."""
+    """Make a key for DOMAIN and print its DNS record.
+
+    The selector is dated (YYYYqN) unless given. The key becomes the active one of its type
+    only where there is none yet (rotate replaces an active key)."""
     k = api.keys_new(domain, key_type=_type(key_type), bits=bits, selector=selector,
                      keydir=keydir)
     if k.note:
@@ -117,9 +119,11 @@ def keys_new(domain: str, key_type: str, bits: int | None, selector: str | None,
 @json_option
 def keys_check(domain: str, keydir: Path, nameserver: str | None, port: int, timeout: float,
                as_json: bool) -> None:
-    """Every key of DOMAIN against what DNS publishes at SELECTOR._domainkey.DOMAIN: published
-    (and matching), missing, different, revoked, or dns-error. Exit 13 when an active key is
-    not published as it is, 14 when only DNS lookups of active keys failed."""
+    """Check every key of DOMAIN against DNS.
+
+    What DNS publishes at SELECTOR._domainkey.DOMAIN, per key: published (and matching),
+    missing, different, revoked, or dns-error; and which key is active per type. Exit 13 when
+    an active key is not published as it is, 14 when only DNS lookups of active keys failed."""
     dns = settings(nameserver, port, timeout)
     r = api.keys_check(domain, keydir=keydir, dns=dns)
     rows = [row.as_dict() for row in r.rows]
@@ -154,9 +158,11 @@ def keys_check(domain: str, keydir: Path, nameserver: str | None, port: int, tim
 @json_option
 def keys_rotate(domain: str, key_type: str, bits: int | None, activate: bool, keydir: Path,
                 nameserver: str | None, port: int, timeout: float, as_json: bool) -> None:
-    """Rotate DOMAIN's active key of a type in two steps: first make the next key (a new dated
-    selector; the active link stays) and publish its record; then, with --activate, flip the
-    link to it (atomically), which is refused until DNS publishes it as it is."""
+    """Make the next key, or --activate it once DNS has it.
+
+    Two steps: first make the next key of a type (a new dated selector; the active link stays)
+    and publish its record; then, with --activate, flip the link to it atomically, which is
+    refused until DNS publishes it as it is."""
     r = api.keys_rotate(domain, key_type=_type(key_type), bits=bits, keydir=keydir,
                         activate=activate, dns=settings(nameserver, port, timeout))
     if r.note:
@@ -202,8 +208,10 @@ def keys_rotate(domain: str, key_type: str, bits: int | None, activate: bool, ke
 @json_option
 def keys_retire(domain: str, selector: str, keydir: Path, nameserver: str | None, port: int,
                 timeout: float, as_json: bool) -> None:
-    """Retire an old (not active) key: print the revocation record to publish, and remove the
-    key file and its .pub once DNS shows the key revoked (p= empty) or gone."""
+    """Retire an old key once DNS shows it revoked.
+
+    Never the active key. Prints the revocation record to publish, and removes the key file
+    and its .pub once DNS shows the key revoked (p= empty) or gone."""
     r = api.keys_retire(domain, selector, keydir=keydir, dns=settings(nameserver, port, timeout))
     data = {"domain": r.domain, "selector": r.selector, "type": r.key_type, "name": r.name,
             "revocation_record": r.revocation, "status": r.status, "detail": r.detail,
