@@ -1,5 +1,5 @@
-"""patchkit.dkim.keys.keygen (what `patchkit keygen` runs) with the real openssl CLI, and
-`patchkit keygen` through click's CliRunner."""
+"""patchkit.dkim.keygen with the real openssl CLI, and `patchkit keygen` through click's
+CliRunner."""
 
 from __future__ import annotations
 
@@ -19,8 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from patchkit.cli import cli
-from patchkit.dkim import keys as kg
-from patchkit.dkim import records
+from patchkit.dkim import keygen as kg
 from patchkit.errors import ConfigError, FileError
 
 pytestmark = [pytest.mark.spawns,  # the real openssl CLI makes the keys
@@ -140,8 +139,8 @@ def test_bad_selector(tmp_path: Path, selector: str) -> None:
 
 
 def test_good_names() -> None:
-    assert records.check_domain("Sub.Example.COM.") == "sub.example.com"
-    assert records.check_selector("s2026.mail") == "s2026.mail"
+    assert kg.check_domain("Sub.Example.COM.") == "sub.example.com"
+    assert kg.check_selector("s2026.mail") == "s2026.mail"
 
 
 def test_bad_bits(tmp_path: Path) -> None:
@@ -150,11 +149,11 @@ def test_bad_bits(tmp_path: Path) -> None:
 
 
 def test_split_txt_and_zone_lines() -> None:
-    assert records.split_txt("") == [""]
-    assert records.split_txt("a" * 255) == ["a" * 255]
-    assert records.split_txt("a" * 256) == ["a" * 255, "a"]
-    assert records.split_txt("abcdef", size=4) == ["abcd", "ef"]
-    assert records.zone_lines("s._domainkey.x.org", "v=DKIM1") == \
+    assert kg.split_txt("") == [""]
+    assert kg.split_txt("a" * 255) == ["a" * 255]
+    assert kg.split_txt("a" * 256) == ["a" * 255, "a"]
+    assert kg.split_txt("abcdef", size=4) == ["abcd", "ef"]
+    assert kg.zone_lines("s._domainkey.x.org", "v=DKIM1") == \
         's._domainkey.x.org. IN TXT ( "v=DKIM1" )\n'
 
 
