@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import grp
 import os
-import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +38,9 @@ from patchkit.dkim.records import (
     is_selector,
     judge,
     key_name,
+    parse_tags,
     pem_key_type,
+    pub_record,
     public_key_p,
     revocation_record,
     zone_lines,
@@ -221,7 +222,7 @@ class Key:
     def p(self, pub: Path) -> str:
         if self.path is not None:
             return public_key(self.path, self.key_type)
-        return _pub_p(pub.read_text())
+        return _pub_key(pub)[1]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -230,7 +231,7 @@ class Layout:
     directory: Path
     keys: tuple[Key, ...]  # by type, then oldest first
     active: dict[KeyType, str] = field(default_factory=dict)  # the active selector per type
-    dangling: dict[KeyType, str] = field(default_factory=dict)  # a link to a missing file
+    broken: dict[KeyType, str] = field(default_factory=dict)  # what is wrong with a link
 
     def key(self, selector: str) -> Key | None:
         return next((k for k in self.keys if k.selector == selector), None)
@@ -239,18 +240,16 @@ class Layout:
         return self.active.get(key.key_type) == key.selector
 
 
-def _pub_p(text: str) -> str:
-    """The p= of the DKIM record in a SELECTOR.pub (its first uncommented TXT line)."""
-    for line in text.splitlines():
-        if " IN TXT (" in line and not line.startswith(";"):
-            m = re.search(r"p=([A-Za-z0-9+/=]*)", "".join(re.findall(r'"([^"]*)"', line)))
-            if m:
-                return m.group(1)
-    raise ConfigError("no DKIM record in the .pub file", "make a new key: patchkit keys new")
-
-
-def _pub_type(text: str) -> KeyType:
-    return "ed25519" if "k=ed25519" in text else "rsa"
+def _pub_key(pub: Path) -> tuple[KeyType, str]:
+    """The key type and p= of the record a SELECTOR.pub holds (for a selector whose key file is
+    gone)."""
+    record = pub_record(pub.read_text())
+    tags = parse_tags(record) if record is not None else None
+    if tags is None or "p" not in tags:
+        raise ConfigError(f"{pub} holds no DKIM record",
+                          f"remove it if the key is retired, or restore it from {pub.name}'s "
+                          "backup")
+    return ("ed25519" if tags.get("k") == "ed25519" else "rsa"), "".join(tags["p"].split())
 
 
 def scan(domain: str, keydir: Path) -> Layout:
@@ -270,7 +269,7 @@ def scan(domain: str, keydir: Path) -> Layout:
             sel = n.removesuffix(".pub")
             beside = d / sel
             if is_selector(sel) and (beside.is_symlink() or not beside.exists()):
-                keys.append(Key(selector=sel, key_type=_pub_type(entry.read_text()), path=None,
+                keys.append(Key(selector=sel, key_type=_pub_key(entry)[0], path=None,
                                 mtime_ns=entry.stat().st_mtime_ns))
         elif is_selector(n):
             t = pem_key_type(entry.read_bytes())
@@ -279,18 +278,24 @@ def scan(domain: str, keydir: Path) -> Layout:
                                 mtime_ns=entry.stat().st_mtime_ns))
     keys.sort(key=lambda k: (KEY_TYPES.index(k.key_type), k.mtime_ns, k.selector))
     active: dict[KeyType, str] = {}
-    dangling: dict[KeyType, str] = {}
+    broken: dict[KeyType, str] = {}
     for t, link_name in LINK_NAMES.items():
         link = d / link_name
         if link.is_symlink():
             target = os.path.basename(os.path.realpath(link))
-            if link.exists():
-                active[t] = target
+            key = next((k for k in keys if k.selector == target and k.path is not None), None)
+            if not link.exists():
+                broken[t] = f"{link_name} -> {os.readlink(link)}: no such key file"
+            elif key is None or Path(os.path.realpath(link)).parent != d.resolve():
+                broken[t] = (f"{link_name} -> {os.readlink(link)}: not a key file of this "
+                             "directory")
+            elif key.key_type != t:
+                broken[t] = f"{link_name} -> {target}: an {key.key_type} key, not {t}"
             else:
-                dangling[t] = os.readlink(link)
+                active[t] = target
         elif link.is_file() and any(k.selector == link_name and k.key_type == t for k in keys):
             active[t] = link_name  # the old layout: the key file itself
-    return Layout(domain=domain, directory=d, keys=tuple(keys), active=active, dangling=dangling)
+    return Layout(domain=domain, directory=d, keys=tuple(keys), active=active, broken=broken)
 
 
 # --------------------------------------------------------------------------- against DNS
@@ -338,7 +343,7 @@ def check(domain: str, *, keydir: Path = DEFAULT_KEYDIR, dns: DnsSettings) -> Ch
     is the active key of any type not published as it is (DnsNotReady), or only DNS lookups of
     active keys failing (DnsLookupFailed)."""
     layout = scan(domain, keydir)
-    if not layout.keys and not layout.dangling:
+    if not layout.keys and not layout.broken:
         raise ConfigError(f"no keys for {layout.domain} in {layout.directory}",
                           f"make one: patchkit keys new {layout.domain} --keydir {keydir}")
     rows = []
@@ -350,8 +355,7 @@ def check(domain: str, *, keydir: Path = DEFAULT_KEYDIR, dns: DnsSettings) -> Ch
                         detail=v.detail, record=record))
     unpublished = [r for r in rows if r.active and r.status not in ("published", "dns-error")]
     failed = [r for r in rows if r.active and r.status == "dns-error"]
-    bad = [f"{LINK_NAMES[t]} -> {target}: no such key file"
-           for t, target in layout.dangling.items()]
+    bad = list(layout.broken.values())
     bad += [f"the active {r.key_type} key {r.selector} is {r.status} ({r.detail})"
             for r in unpublished]
     problem: PatchkitError | None = None
@@ -363,7 +367,7 @@ def check(domain: str, *, keydir: Path = DEFAULT_KEYDIR, dns: DnsSettings) -> Ch
                                                          if len(unpublished) > 1 else ""))
     elif bad:
         problem = DnsNotReady("; ".join(bad),
-                              f"point the link at a key that exists: patchkit keys rotate "
+                              f"point the link at a key of its type: patchkit keys rotate "
                               f"{layout.domain} --activate, once DNS publishes it")
     elif failed:
         problem = DnsLookupFailed(

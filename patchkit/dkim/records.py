@@ -147,6 +147,15 @@ def pem_key_type(pem: bytes) -> KeyType | None:
     return None
 
 
+def pub_record(text: str) -> str | None:
+    """The DKIM record in a SELECTOR.pub: the character-strings of its first uncommented TXT
+    line, joined (None where there is none)."""
+    for line in text.splitlines():
+        if " IN TXT (" in line and not line.lstrip().startswith(";"):
+            return "".join(re.findall(r'"([^"]*)"', line))
+    return None
+
+
 # --------------------------------------------------------------------------- what DNS says
 
 Status = Literal["published", "missing", "different", "revoked", "dns-error"]

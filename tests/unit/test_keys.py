@@ -178,7 +178,7 @@ def test_scan_reads_keys_links_and_ignores_the_rest(tmp_path: Path) -> None:
     assert [(k.selector, k.key_type) for k in layout.keys] == [
         ("2026q3", "rsa"), ("2026q4", "rsa"), ("2026q4b", "ed25519")]
     assert layout.active == {"rsa": "2026q3", "ed25519": "2026q4b"}
-    assert not layout.dangling
+    assert not layout.broken
     assert keys.scan("example.org", tmp_path).keys == ()
 
 
@@ -189,11 +189,30 @@ def test_a_regular_default_file_is_the_active_rsa_key(tmp_path: Path) -> None:
     assert layout.active == {"rsa": "default"}
 
 
-def test_a_link_to_a_missing_file_is_dangling(tmp_path: Path) -> None:
+def test_a_link_to_a_missing_file_is_broken(tmp_path: Path) -> None:
     key_dir(tmp_path, ("2026q4", ED_PEM), links={"default": "2026q1", "ed25519": "2026q4"})
     layout = keys.scan("example.com", tmp_path)
     assert layout.active == {"ed25519": "2026q4"}
-    assert layout.dangling == {"rsa": "2026q1"}
+    assert layout.broken == {"rsa": "default -> 2026q1: no such key file"}
+
+
+def test_a_link_to_the_other_type_or_elsewhere_is_broken(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").write_bytes(RSA_PEM)
+    key_dir(tmp_path, ("2026q4", RSA_PEM),
+            links={"ed25519": "2026q4", "default": str(tmp_path / "elsewhere")})
+    layout = keys.scan("example.com", tmp_path)
+    assert layout.active == {}
+    assert layout.broken == {
+        "ed25519": "ed25519 -> 2026q4: an rsa key, not ed25519",
+        "rsa": f"default -> {tmp_path / 'elsewhere'}: not a key file of this directory"}
+
+
+def test_pub_record_reads_the_dkim_line_back() -> None:
+    record = "v=DKIM1; k=rsa; p=" + "A" * 600
+    text = ("; comment\n" + records.zone_lines("s._domainkey.x.org", record)
+            + "; " + records.zone_lines("s._domainkey.x.org", "k=rsa; p=B"))
+    assert records.pub_record(text) == record
+    assert records.pub_record("; nothing here\n") is None
 
 
 def test_a_pub_left_without_its_key_is_listed_for_retiring(tmp_path: Path) -> None:
