@@ -412,6 +412,12 @@ def rotate(domain: str, *, key_type: KeyType = "rsa", bits: int | None = None,
     previous = layout.active.get(key_type)
     pending = _pending(layout, key_type)
     if not activate:
+        if previous is None and key_type in layout.broken:
+            raise ConfigError(f"{domain} has no active {key_type} key to rotate from: "
+                              f"{layout.broken[key_type]}",
+                              f"make one (patchkit keys new {domain} --type {key_type}), publish "
+                              f"it, then: patchkit keys rotate {domain} --type {key_type} "
+                              "--activate")
         if previous is None:
             raise ConfigError(f"{domain} has no active {key_type} key to rotate from",
                               f"make the first one: patchkit keys new {domain} --type {key_type}")

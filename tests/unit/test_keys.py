@@ -207,6 +207,13 @@ def test_a_link_to_the_other_type_or_elsewhere_is_broken(tmp_path: Path) -> None
         "rsa": f"default -> {tmp_path / 'elsewhere'}: not a key file of this directory"}
 
 
+def test_a_broken_link_is_mended_by_activating_not_by_rotating(tmp_path: Path) -> None:
+    key_dir(tmp_path, ("2026q4", ED_PEM), links={"default": "2026q1"})
+    with pytest.raises(ConfigError, match="no such key file") as e:
+        keys.rotate("example.com", keydir=tmp_path, dns=DNS)
+    assert "keys new" in e.value.hint and "--activate" in e.value.hint
+
+
 def test_pub_record_reads_the_dkim_line_back() -> None:
     record = "v=DKIM1; k=rsa; p=" + "A" * 600
     text = ("; comment\n" + records.zone_lines("s._domainkey.x.org", record)
