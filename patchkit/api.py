@@ -13,8 +13,10 @@ from typing import Any
 from patchkit.build.executor import collect, execute, run_source
 from patchkit.build.plan import Options, Plan, base_inputs, check_workdir, make_plan
 from patchkit.build.toolchain import detect as detect_toolchain
-from patchkit.dkim.keygen import BITS, KeyFiles
-from patchkit.dkim.keygen import keygen as make_key
+from patchkit.dkim import keys
+from patchkit.dkim.dnscheck import DnsSettings
+from patchkit.dkim.keys import BITS, KEY_TYPES, CheckReport, KeyFiles, NewKey, Retired, Rotated
+from patchkit.dkim.records import KeyType
 from patchkit.dkim.render import render, template_root
 from patchkit.dkim.spec import (
     DEFAULT_SIGN_HEADERS,
@@ -37,12 +39,20 @@ __all__ = [
     "DEFAULT_SIGN_HEADERS",
     "DKIM_CANONS",
     "DK_CANONS",
+    "KEY_TYPES",
     "SUITES",
     "Artifact",
     "Cache",
     "Cell",
+    "CheckReport",
+    "DnsSettings",
+    "KeyFiles",
+    "KeyType",
+    "NewKey",
     "Options",
     "RenderOptions",
+    "Retired",
+    "Rotated",
     "Verdict",
     "check_matrix",
     "default_distdir",
@@ -252,5 +262,30 @@ def doctor(cache: Cache) -> list[Finding]:
 
 
 def keygen(domain: str, *, selector: str, bits: int, keydir: Path, force: bool) -> KeyFiles:
-    """patchkit keygen: a signing key and the DNS records to publish."""
-    return make_key(domain, selector=selector, bits=bits, keydir=keydir, force=force)
+    """patchkit keygen: `keys new` with the old defaults (RSA, selector `default`) and --force."""
+    return keys.keygen(domain, selector=selector, bits=bits, keydir=keydir, force=force)
+
+
+def keys_new(domain: str, *, key_type: KeyType, bits: int | None, selector: str | None,
+             keydir: Path) -> NewKey:
+    """patchkit keys new: a key (dated selector by default), its record, the active link if
+    there is none for its type yet."""
+    return keys.new_key(domain, key_type=key_type, bits=bits, selector=selector, keydir=keydir)
+
+
+def keys_check(domain: str, *, keydir: Path, dns: DnsSettings) -> CheckReport:
+    """patchkit keys check: every key of DOMAIN against DNS; `.problem` to raise after showing."""
+    return keys.check(domain, keydir=keydir, dns=dns)
+
+
+def keys_rotate(domain: str, *, key_type: KeyType, bits: int | None, keydir: Path,
+                activate: bool, dns: DnsSettings) -> Rotated:
+    """patchkit keys rotate [--activate]: the next key, or the link flipped to it once DNS
+    publishes it."""
+    return keys.rotate(domain, key_type=key_type, bits=bits, keydir=keydir, activate=activate,
+                       dns=dns)
+
+
+def keys_retire(domain: str, selector: str, *, keydir: Path, dns: DnsSettings) -> Retired:
+    """patchkit keys retire: an old key removed once DNS shows it revoked or gone."""
+    return keys.retire(domain, selector, keydir=keydir, dns=dns)

@@ -83,6 +83,19 @@ class TestsFailed(PatchkitError):
     exit_code = 11
 
 
+class DnsNotReady(PatchkitError):
+    """DNS does not (yet) show what a key step needs: the active key is not published as it is,
+    the key to activate is not published, or a key to retire is still published."""
+
+    exit_code = 13
+
+
+class DnsLookupFailed(PatchkitError):
+    """DNS could not be asked: a time-out, SERVFAIL, no resolver (not the same as "missing")."""
+
+    exit_code = 14
+
+
 EXIT_CODES: dict[int, str] = {
     0: "success",
     1: "internal error (a bug: rerun with --debug and report the traceback)",
@@ -97,6 +110,8 @@ EXIT_CODES: dict[int, str] = {
     EngineError.exit_code: "Docker engine or image problem",
     TestsFailed.exit_code: "tests failed",
     FileError.exit_code: "a file or directory could not be read or written",
+    DnsNotReady.exit_code: "DNS does not show a signing key as the step needs (keys)",
+    DnsLookupFailed.exit_code: "a DNS lookup failed (time-out, SERVFAIL, no resolver)",
 }
 
 _OS_HINTS = {

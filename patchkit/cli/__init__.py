@@ -65,8 +65,8 @@ def cli(ctx: click.Context, distdir: Path | None, quiet: bool, debug: bool) -> N
     ctx.obj = Ctx(distdir or api.default_distdir().absolute(), quiet, debug)
 
 
-for command in (sources.sources, build.build, build.prepare, build.render, keys.keygen,
-                image.image_group, image.doctor, image.test):
+for command in (sources.sources, build.build, build.prepare, build.render, keys.keys_group,
+                keys.keygen, image.image_group, image.doctor, image.test):
     cli.add_command(command)
 
 
