@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import re
 import subprocess
 from collections.abc import Iterator
@@ -17,7 +18,17 @@ from pathlib import Path
 import authres
 import pytest
 from dnsserver import DNSServer
-from harness import TESTABLE, Built, QmailHome, build_base, make_home, remote, send_signed, tags
+from harness import (
+    TESTABLE,
+    Built,
+    QmailHome,
+    build_base,
+    make_home,
+    patchkit,
+    remote,
+    send_signed,
+    tags,
+)
 from netns import require_isolated_resolver, resolver_argv
 from peers import (
     EdKey,
@@ -190,6 +201,23 @@ def test_one_key_for_every_domain(dkbuilt: Built, dkhome: QmailHome, keys: Keys,
     t = tags(got, "DKIM-Signature")
     assert (t["d"], t["s"]) == (DOMAIN, "all.key")
     assert dkimpy_verify(got, {f"all.key._domainkey.{DOMAIN}": dkim_txt(key)}).ok
+
+
+def test_keys_made_by_patchkit_keys_dual_sign(dkbuilt: Built, dkhome: QmailHome,
+                                              tmp_path: Path) -> None:
+    """The layout `patchkit keys new` writes is the one qmail-remote reads: the active links
+    name the dated selectors, and the printed records verify what it signs."""
+    keydir = tmp_path / "domainkeys"
+    made = [json.loads(patchkit("keys", "new", DOMAIN, "--type", kind, "--keydir", str(keydir),
+                                "--json").stdout) for kind in ("rsa", "ed25519")]
+    assert [m["link"] for m in made] == ["default", "ed25519"]
+    dkhome.control("dksign", f"{keydir}/%/default\n{keydir}/%/ed25519\n")
+    report, got = send_signed(dkbuilt, dkhome, MESSAGE, tmp_path)
+    assert report.startswith(b"r"), report
+    sels = re.findall(rb"\bs=([^;]+);", got[:-len(MESSAGE)].replace(b"\n", b"").replace(b"\t", b""))
+    assert [x.strip().decode() for x in sels[:2]] == [m["selector"] for m in made]
+    rec = {m["name"]: m["dkim_record"] for m in made}
+    assert [v.ok for v in dkimpy_verify_each(got, rec)] == [True, True]
 
 
 def remote_report(built: Built, home: QmailHome, tmp: Path) -> tuple[bytes, list[object]]:
