@@ -220,6 +220,21 @@ def test_keys_made_by_patchkit_keys_dual_sign(dkbuilt: Built, dkhome: QmailHome,
     assert [v.ok for v in dkimpy_verify_each(got, rec)] == [True, True]
 
 
+BARE_CR = MESSAGE.replace(b"Hello Bob,\n", b"Hello\rBob,\n  two\r\rCRs \rhere\n")
+
+
+def test_bare_cr_in_the_body_signs_what_verifiers_verify(dkbuilt: Built, dkhome: QmailHome,
+                                                         keys: Keys, tmp_path: Path) -> None:
+    key = rsa_key(2048)
+    keys.put(DOMAIN, key)
+    report, got = send_signed(dkbuilt, dkhome, BARE_CR, tmp_path)
+    assert report.startswith(b"r"), report
+    if b"\r" in got:  # a bare CR on the wire: signed with simple body canonicalization
+        assert tags(got, "DKIM-Signature")["c"] in ("relaxed", "relaxed/simple")  # the same
+    for verify in (dkimpy_verify, mail_dkim_verify, opendkim_verify):
+        assert verify(got, records(key)).ok, (verify.__name__, got[-120:])
+
+
 def remote_report(built: Built, home: QmailHome, tmp: Path) -> tuple[bytes, list[object]]:
     """qmail-remote's report for MESSAGE, and what the SMTP server got (nothing, for a Z)."""
     with Sink() as sink:
@@ -558,6 +573,17 @@ def test_numbers_past_32_bits_are_bad_syntax(dkbuilt: Built, dkhome: QmailHome, 
     assert odd != signed
     out = smtpd(dkbuilt, dkhome, resolv, odd, DKVERIFY=",C")
     assert out.data_reply.startswith("554"), out.replies  # C: BAD_SYNTAX
+
+
+# OpenDKIM's relaxed body canonicalization takes a bare CR for white space (RFC 6376 3.4.4 says
+# only SP and HTAB are); dkimpy and Mail::DKIM reject its signature of such a body too.
+@pytest.mark.parametrize("signer", ["dkimpy", "mail-dkim"])
+def test_peer_signed_bare_cr_body_passes(dkbuilt: Built, dkhome: QmailHome, resolv: Path,
+                                         published: Key, signer: str) -> None:
+    signed = PEER_SIGNERS[signer](BARE_CR, DOMAIN, "default", published.pem)
+    out = smtpd(dkbuilt, dkhome, resolv, signed, DKVERIFY="")
+    assert out.data_reply.startswith("250"), out.replies
+    assert [r["result"] for r in dkim_results(out.queued[0])] == ["pass"]
 
 
 def test_domainkeys_signature_passes(dkbuilt: Built, dkhome: QmailHome, resolv: Path,
