@@ -235,11 +235,12 @@ def test_bare_cr_in_the_body_signs_what_verifiers_verify(dkbuilt: Built, dkhome:
         assert verify(got, records(key)).ok, (verify.__name__, got[-120:])
 
 
-def remote_report(built: Built, home: QmailHome, tmp: Path) -> tuple[bytes, list[object]]:
-    """qmail-remote's report for MESSAGE, and what the SMTP server got (nothing, for a Z)."""
+def remote_report(built: Built, home: QmailHome, tmp: Path,
+                  msg: bytes = MESSAGE) -> tuple[bytes, list[object]]:
+    """qmail-remote's report for msg, and what the SMTP server got (nothing, for a Z)."""
     with Sink() as sink:
         home.control("smtproutes", f"example.test:127.0.0.1:{sink.port}\n")
-        report = remote(built, MESSAGE, tmp=tmp)
+        report = remote(built, msg, tmp=tmp)
     return report, list(sink.messages)
 
 
@@ -293,7 +294,8 @@ def test_selector_is_the_name_the_link_resolves_to(dkbuilt: Built, dkhome: Qmail
     assert tags(got, "DKIM-Signature")["s"] == "2027q1"
 
 
-@pytest.mark.parametrize("case", ["dangling-link", "512-bit", "one-of-two-broken", "encrypted"])
+@pytest.mark.parametrize("case", ["dangling-link", "512-bit", "one-of-two-broken", "encrypted",
+                                  "from-after-256k"])
 def test_a_key_that_cannot_sign_keeps_the_message_queued(dkbuilt: Built, dkhome: QmailHome,
                                                          keys: Keys, tmp_path: Path,
                                                          case: str) -> None:
@@ -309,6 +311,13 @@ def test_a_key_that_cannot_sign_keeps_the_message_queued(dkbuilt: Built, dkhome:
         named = keys.put(DOMAIN, ed25519_key(), "ed25519")
         named.write_bytes(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
         dkhome.control("dksign", f"{keys.root}/%/default\n{keys.root}/%/ed25519\n")
+    elif case == "from-after-256k":
+        keys.put(DOMAIN, rsa_key(2048))
+        msg = b"".join(b"X-Filler-%05d: %s\n" % (i, b"f" * 60) for i in range(4500)) + MESSAGE
+        report, delivered = remote_report(dkbuilt, dkhome, tmp_path, msg)
+        assert report.startswith(b"Z") and b"256 KB" in report, report
+        assert delivered == []
+        return
     else:
         enc = tmp_path / "enc.pem"
         subprocess.run(["openssl", "pkey", "-in", str(rsa_key(2048).path), "-aes256",
