@@ -11,6 +11,7 @@ import email.policy
 import json
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -538,6 +539,32 @@ def test_author_domain_signatures_are_tried_first(dkbuilt: Built, dkhome: QmailH
     assert res["result"] == "pass" and res["header.d"] == DOMAIN, res
     out = smtpd(dkbuilt, dkhome, resolv, both, DKVERIFY="")
     assert sorted(r["header.d"] for r in dkim_results(out.queued[-1])) == [DOMAIN, "other.test"]
+
+
+def test_dns_waits_of_a_message_share_one_budget(dkbuilt: Built, dkhome: QmailHome,
+                                                 resolv: Path, dns: DNSServer,
+                                                 published: Key) -> None:
+    msg = MESSAGE
+    for i in range(6):  # six signatures whose selectors never answer
+        dns.drop(f"mute{i}._domainkey.{DOMAIN}")
+        msg = dkimpy_sign(msg, DOMAIN, f"mute{i}", published.pem)
+    t0 = time.monotonic()
+    out = smtpd(dkbuilt, dkhome, resolv, msg, DKVERIFY="", DKIMDNSBUDGET="2")
+    elapsed = time.monotonic() - t0
+    assert out.data_reply.startswith("250"), out.replies
+    results = dkim_results(out.queued[0])
+    assert [r["result"] for r in results] == ["temperror"] * 6, results  # cut off: temporary
+    # glibc's own timeouts would have waited 6 x 10 s; the budget bounds all lookups together
+    assert elapsed < 20, elapsed
+
+
+@pytest.mark.parametrize("value", ["", "0", "abc", "601"])
+def test_malformed_dkimdnsbudget_is_a_temporary_failure(dkbuilt: Built, dkhome: QmailHome,
+                                                        resolv: Path, published: Key,
+                                                        value: str) -> None:
+    signed = dkimpy_sign(MESSAGE, DOMAIN, "default", published.pem)
+    out = smtpd(dkbuilt, dkhome, resolv, signed, DKVERIFY="", DKIMDNSBUDGET=value)
+    assert out.data_reply.startswith("451"), out.replies
 
 
 @pytest.mark.parametrize("value", ["", "0", "abc", "101", "1x"])
