@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: CPU time of qmail-smtpd verifying and qmail-remote signing the adversarial corpus
-(tests/integration/hostile.py), against a plain message of the same size, in one run.
+(tests/integration/hostile.py), against a plain message of the same size, and qmail-smtpd's peak
+RSS receiving 1, 10 and 50 MB with DKVERIFY unset and set, in one run.
 
     .venv/bin/python benchmarks/hostile_bench.py [--base netqmail-1.06] [--bin DIR] [--json]
 
@@ -106,6 +107,33 @@ def main() -> None:
         cases += [("sign", "plain 1 MB", CORPUS["plain"](mb)),
                   ("sign", "plain 4 MB", CORPUS["plain"](4 * mb)),
                   ("sign", "one 4 MB body line", CORPUS["long-body-line"](4 * mb))]
+        def peak_rss_kb(msg: bytes, dkverify: str | None) -> int:
+            """qmail-smtpd's peak RSS (KiB) receiving msg: its own, from wait4."""
+            data = (b"HELO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.test>\r\n"
+                    b"DATA\r\n" + msg.replace(b"\n", b"\r\n") + b".\r\nQUIT\r\n")
+            env = built.env(PK_QUEUE_DIR=str(home.queue), TCPREMOTEIP="192.0.2.7")
+            if dkverify is not None:
+                env["DKVERIFY"] = dkverify
+            with tempfile.TemporaryFile() as fin:
+                fin.write(data)
+                fin.seek(0)
+                proc = subprocess.Popen(resolver_argv([str(bindir / "qmail-smtpd")], resolv),
+                                        stdin=fin, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, env=env)
+                _, _, usage = os.wait4(proc.pid, 0)
+                proc.returncode = 0
+            for f in home.queue.iterdir():
+                f.unlink()
+            return int(usage.ru_maxrss)
+
+        rss_rows: list[dict[str, object]] = []
+        for size_mb in (1, 10, 50):
+            msg = dkimpy_sign(CORPUS["plain"](size_mb * mb), "example.org", "default", key.pem)
+            unset = peak_rss_kb(msg, None)
+            setv = peak_rss_kb(msg, "")
+            rss_rows.append({"message_mb": size_mb, "rss_kb_unset": unset, "rss_kb_dkverify": setv,
+                             "extra_kb": setv - unset})
+
         for what, name, msg in cases:
             run = verify if what == "verify" else sign
             seconds = cpu(lambda m=msg, f=run: f(m), args.repeat)  # type: ignore[misc]
@@ -117,7 +145,8 @@ def main() -> None:
         per_mb = float(r["cpu_s_per_mb"])  # type: ignore[arg-type]
         r["x_plain_per_mb"] = round(per_mb / max(float(base[str(r["what"])]), 1e-9), 1)  # type: ignore[arg-type]
     if args.json:
-        print(json.dumps({"base": args.base, "bin": str(bindir), "rows": rows}, indent=2))
+        print(json.dumps({"base": args.base, "bin": str(bindir), "rows": rows, "rss": rss_rows},
+                         indent=2))
         return
     print(f"base {args.base}, binaries {bindir}, median CPU of {args.repeat} runs")
     print(f"{'what':<7} {'case':<28} {'KB':>8} {'CPU s':>9} {'s/MB':>8} {'x plain/MB':>10}")
@@ -125,6 +154,12 @@ def main() -> None:
         kb = int(r["bytes"]) // 1024  # type: ignore[call-overload]
         print(f"{r['what']:<7} {r['case']:<28} {kb:>8} "
               f"{r['cpu_s']:>9} {r['cpu_s_per_mb']:>8} {r['x_plain_per_mb']:>10}")
+    print()
+    print("qmail-smtpd peak RSS (KiB) receiving a signed message, DKVERIFY unset and set")
+    print(f"{'message':>8} {'unset':>8} {'DKVERIFY':>9} {'extra':>7}")
+    for r in rss_rows:
+        print(f"{r['message_mb']:>6}MB {r['rss_kb_unset']:>8} {r['rss_kb_dkverify']:>9} "
+              f"{r['extra_kb']:>7}")
 
 
 if __name__ == "__main__":

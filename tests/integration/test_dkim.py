@@ -10,7 +10,9 @@ import email
 import email.policy
 import json
 import re
+import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ import authres
 import pytest
 from dnsserver import DNSServer
 from harness import (
+    STANDIN,
     TESTABLE,
     Built,
     QmailHome,
@@ -388,10 +391,12 @@ def smtp_dialogue(msg: bytes) -> bytes:
             b"RCPT TO:<bob@example.test>\r\nDATA\r\n" + data + b".\r\nQUIT\r\n")
 
 
-def smtpd(built: Built, home: QmailHome, resolv: Path, msg: bytes, **env: str) -> Outcome:
+def smtpd(built: Built, home: QmailHome, resolv: Path, msg: bytes,
+          prefix: list[str] | None = None, **env: str) -> Outcome:
     e = built.env(PK_QUEUE_DIR=str(home.queue), TCPREMOTEIP="192.0.2.7",
                   TCPLOCALHOST=AUTHSERV, **env)
-    proc = subprocess.run(resolver_argv([str(built.bin("qmail-smtpd"))], resolv),
+    argv = [*(prefix or []), str(built.bin("qmail-smtpd"))]
+    proc = subprocess.run(resolver_argv(argv, resolv),
                           input=smtp_dialogue(msg), capture_output=True, timeout=120,
                           check=False, env=e)
     assert proc.returncode in (0, 1), (proc.returncode, proc.stderr[-2000:])
@@ -565,6 +570,32 @@ def test_malformed_dkimdnsbudget_is_a_temporary_failure(dkbuilt: Built, dkhome: 
     signed = dkimpy_sign(MESSAGE, DOMAIN, "default", published.pem)
     out = smtpd(dkbuilt, dkhome, resolv, signed, DKVERIFY="", DKIMDNSBUDGET=value)
     assert out.data_reply.startswith("451"), out.replies
+
+
+def test_a_large_message_is_spooled_not_held_in_memory(dkbuilt: Built, dkhome: QmailHome,
+                                                       resolv: Path, published: Key,
+                                                       dkvariant: tuple[str, bool]) -> None:
+    """Under a data limit that takes the message without DKVERIFY, DKVERIFY takes it too (it
+    used to hold two copies in memory: 451 on every retry), and it is queued intact."""
+    if dkvariant[1]:
+        pytest.skip("a data limit does not apply to a sanitizer build (its shadow memory)")
+    if shutil.which("prlimit") is None:
+        pytest.skip("needs prlimit (util-linux)")
+    big = MESSAGE + b"".join(b"%07d the body of a large message, line after line\n" % i
+                             for i in range(200000))  # ~11 MB
+    signed = dkimpy_sign(big, DOMAIN, "default", published.pem)
+    # the limit is qmail-smtpd's (soft, hard unlimited); the stand-in queue lifts it for itself
+    limit = ["prlimit", f"--data={14 << 20}:unlimited", "--"]
+    qq = dkhome.root / "bin" / "qmail-queue"
+    qq.unlink()
+    qq.write_text(f"#!/bin/sh\nexec prlimit --data=unlimited -- {sys.executable} {STANDIN}\n")
+    qq.chmod(0o755)
+    for dkverify in (None, ""):
+        env = dict(DKVERIFY=dkverify) if dkverify is not None else {}
+        out = smtpd(dkbuilt, dkhome, resolv, signed, prefix=limit, **env)
+        assert out.data_reply.startswith("250"), (dkverify, out.replies)
+        assert out.queued[-1].endswith(signed.replace(b"\r\n", b"\n"))
+    assert [r["result"] for r in dkim_results(out.queued[-1])] == ["pass"]
 
 
 @pytest.mark.parametrize("value", ["", "0", "abc", "101", "1x"])
