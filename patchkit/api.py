@@ -25,7 +25,7 @@ from patchkit.dkim.spec import (
 )
 from patchkit.docker.image import SUITES
 from patchkit.doctor import Finding, run_checks
-from patchkit.errors import ConfigError, VerificationError
+from patchkit.errors import BuildFailed, ConfigError, VerificationError
 from patchkit.files import write_atomic
 from patchkit.sources.cache import default_distdir, verdict_is_problem
 from patchkit.testing import integration
@@ -54,6 +54,8 @@ __all__ = [
     "verdict_is_problem",
     "write_atomic",
 ]
+from patchkit.packaging import install as pkinstall
+from patchkit.packaging.users import Ids, ids_of
 from patchkit.patching.series import Toolchain, load_series
 from patchkit.runner import capture
 from patchkit.sources.archive import read_tar_bytes
@@ -132,10 +134,12 @@ def sources_fetch(cache: Cache, names: Sequence[str] = (), *, policy: FetchPolic
 
 # --- building ---------------------------------------------------------------------------------
 
-def make_build_plan(opts: Options, workdir: Path, toolchain: Toolchain | None = None) -> Plan:
+def make_build_plan(opts: Options, workdir: Path, toolchain: Toolchain | None = None,
+                    ids: Ids | None = None) -> Plan:
     tc = toolchain or detect_toolchain(opts.cc)
     return make_plan(opts, load_series(), load_manifest(), tc, workdir,
-                     templates_key=templates_key() if opts.dkim else "")
+                     templates_key=templates_key() if opts.dkim else "",
+                     ids=(ids.users, ids.groups) if ids else None)
 
 
 def templates_key() -> str:
@@ -199,6 +203,72 @@ def build(opts: Options, cache: Cache, workdir: Path, outdir: Path | None, *,
         {"name": r.name, "skipped": r.skipped, "seconds": round(r.seconds, 2)} for r in results
     ]
     return report
+
+
+def install(opts: Options, cache: Cache, workdir: Path, *, root: Path | None = None,
+            destdir: Path | None = None, manifest: Path | None = None,
+            ids_from: Path | None = None, say: Log) -> dict[str, Any]:
+    """patchkit install: build opts.base (against the target's user IDs where the base compiles
+    them in) and make qmail's hierarchy: live under root, as root, with qmail's users (created
+    when missing) and owners; or staged under destdir as any user, with a manifest of owners and
+    modes beside it (DESTDIR.manifest unless manifest names another file)."""
+    if (root is None) == (destdir is None):
+        raise ConfigError("install needs exactly one of --root and --destdir",
+                          "--root / installs on this system (as root); --destdir DIR stages "
+                          "the tree for a package")
+    check_workdir(workdir)
+    base = load_series().base(opts.base)
+    created: list[str] = []
+    ids: Ids | None = None
+    if root is not None:
+        pkinstall.require_root()
+        created, ids = pkinstall.ensure_users(root, opts.qmail_home, say=say)
+    elif not base.runtime_ids:
+        src = ids_from or Path("/")
+        ids = ids_of(*pkinstall.read_system(src))
+        if ids is None:
+            raise ConfigError(
+                f"{opts.base} compiles qmail's user IDs into its programs, and {src} has no "
+                "qmail users to take them from",
+                "create them there (qmail's INSTALL.ids), or name the system the tree is for: "
+                "--ids-from ROOT (its etc/passwd and etc/group)")
+    workdir.mkdir(parents=True, exist_ok=True)
+    plan = make_build_plan(opts, workdir, ids=None if base.runtime_ids else ids)
+    _require_inputs(opts, cache, say)
+    execute(plan, cache, say=say)
+    lay = pkinstall.layout(plan.path("build", "qmail"), opts.qmail_home)
+    target = root if root is not None else destdir
+    assert target is not None
+    live = root is not None
+    say(f"installing {len(lay.entries)} entries into {_home_in(target, lay.home)}")
+    pkinstall.stage(lay, target, ids=ids if live else None)
+    problems = pkinstall.check(lay, target, ids=ids if live else None)
+    if problems:
+        raise BuildFailed(f"the install differs from hier.c: {'; '.join(problems[:5])}",
+                          f"{len(problems)} difference(s) under {target}")
+    report: dict[str, Any] = {
+        "base": opts.base, "variant": opts.variant, "home": opts.qmail_home,
+        "entries": len(lay.entries), "created": created,
+        "ids": {"users": {n: u for n, u, _ in ids.users},
+                "groups": dict(ids.groups)} if ids else None,
+        "ids_compiled_in": not base.runtime_ids,
+    }
+    if live:
+        report["root"] = str(root)
+        report["instcheck"] = (pkinstall.instcheck(lay) if root == Path("/") else
+                               "not run: qmail's instcheck checks this system's "
+                               f"{opts.qmail_home}, not {root}")
+    else:
+        assert destdir is not None
+        mpath = manifest or destdir.with_name(destdir.name + ".manifest")
+        pkinstall.write_manifest(mpath, lay, lay.entries)
+        report["destdir"] = str(destdir)
+        report["manifest"] = str(mpath)
+    return report
+
+
+def _home_in(root: Path, home: str) -> Path:
+    return root / home.lstrip("/")
 
 
 def build_with(opts: Options, cache: Cache, workdir: Path, outdir: Path | None, *, backend: str,
