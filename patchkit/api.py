@@ -5,6 +5,7 @@ too, so that the CLI imports nothing but api, ui and errors."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -264,6 +265,28 @@ def install(opts: Options, cache: Cache, workdir: Path, *, root: Path | None = N
         pkinstall.write_manifest(mpath, lay, lay.entries)
         report["destdir"] = str(destdir)
         report["manifest"] = str(mpath)
+    return report
+
+
+def package_deb(base: str, cache: Cache, outdir: Path, *, suite: str, verify: bool = True,
+                say: Log) -> dict[str, Any]:
+    """patchkit package deb: the source package for base (origs, debian/), built twice in the
+    suite's container (the .debs compared), lintian-clean, then (verify) installed into a fresh
+    container, checked, autopkgtested, purged and reinstalled."""
+    from patchkit.packaging import debbuild, debsource  # the Docker SDK is loaded there
+
+    t0 = time.monotonic()
+    _require_inputs(Options(base=base), cache, say)
+    a = debsource.assemble(base, suite, cache, outdir)
+    say(f"{a.source} {a.version}: {len(a.origs)} upstream tarballs and debian/ in {a.dir}")
+    report: dict[str, Any] = {"source": a.source, "version": a.version, "dir": str(a.dir),
+                              "origs": [str(p) for p in a.origs],
+                              "source_date_epoch": a.epoch, "suite": suite}
+    report["build"] = debbuild.build(a, outdir, suite, say=say)
+    report["seconds_to_lint_clean"] = round(time.monotonic() - t0, 1)
+    if verify:
+        report["verify"] = debbuild.verify(a, outdir, suite, say=say)
+        report["seconds_to_installed_and_verified"] = round(time.monotonic() - t0, 1)
     return report
 
 
