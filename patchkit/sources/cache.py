@@ -24,6 +24,7 @@ from patchkit.sources.archive import Member, strip_top
 from patchkit.sources.digest import (
     entries_of,
     sha256_file,
+    sha512_file,
     tree_digest,
     tree_digest_of_archive,
 )
@@ -60,6 +61,9 @@ def verify_file(artifact: Artifact, path: Path, trusted: dict[str, str] | None =
     """Verify path against artifact's pins. Raises VerificationError on a mismatch."""
     got = sha256_file(path)
     if artifact.sha256 and got == artifact.sha256:
+        if artifact.sha512 and sha512_file(path) != artifact.sha512:
+            raise VerificationError(f"{artifact.name}: {path.name} matches its sha256 pin but "
+                                    "not its sha512 pin", "get the genuine file")
         return Verdict(name=artifact.name, status="ok", how="sha256", path=path)
     if artifact.tree:
         try:
