@@ -290,6 +290,17 @@ def package_deb(base: str, cache: Cache, outdir: Path, *, suite: str, verify: bo
     return report
 
 
+def package_ebuild(base: str, cache: Cache, outdir: Path, *, say: Log) -> dict[str, Any]:
+    """patchkit package ebuild: the Gentoo overlay for base in outdir/overlay, the patchset
+    distfile in outdir/distfiles."""
+    from patchkit.packaging import overlay
+
+    _require_inputs(Options(base=base), cache, say)
+    report = overlay.write(base, cache, outdir)
+    say(f"overlay in {report['overlay']}; patchset {report['patchset']}")
+    return report
+
+
 def _home_in(root: Path, home: str) -> Path:
     return root / home.lstrip("/")
 

@@ -43,3 +43,16 @@ def deb(c: Ctx, /, base: str, suite: str, output: Path, verify: bool, as_json: b
             lines.append(f"installed and verified after {r['seconds_to_installed_and_verified']} s")
         return "\n".join(lines)
     emit(r, as_json, text)
+
+
+@package_group.command("ebuild")
+@click.option("--base", required=True, help="netqmail-1.06 or notqmail-1.09.")
+@click.option("-o", "--output", type=abs_path(file_okay=False), required=True,
+              help="Directory for the overlay (DIR/overlay) and the patchset (DIR/distfiles).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_ctx
+def ebuild(c: Ctx, /, base: str, output: Path, as_json: bool) -> None:
+    """Write a Gentoo overlay for BASE: EAPI 8 ebuild, metadata.xml, Manifest, README."""
+    r = api.package_ebuild(base, c.cache, output, say=say_stderr(c.quiet))
+    emit(r, as_json, lambda r: f"{r['ebuild']}\n{len(r['manifest'])} DIST line(s); none for: "
+                               f"{', '.join(r['no_dist_line']) or '-'} (see the README)")
