@@ -49,6 +49,7 @@ class Overlay:
     libdkim: Dist
     patchset: Dist
     tree_dir: str
+    alt_tree_dir: str  # the top directory of the same tree from its git tag ("" if the same)
     patchset_dir: str
     qmail_patches: bool
     qmail_cflags: str
@@ -87,7 +88,8 @@ def render(o: Overlay) -> dict[str, str]:
         "base": o.base, "description": o.description, "homepage": o.homepage,
         "tree_uri": o.tree.uri, "libdomainkeys_uri": o.libdomainkeys.uri,
         "libdkim_uri": o.libdkim.uri, "patchset_uri": o.patchset.uri,
-        "tree_dir": o.tree_dir, "patchset_dir": o.patchset_dir,
+        "tree_dir": o.tree_dir, "alt_tree_dir": o.alt_tree_dir,
+        "patchset_dir": o.patchset_dir,
         "libdomainkeys_dir": "libdomainkeys-0.69", "libdkim_dir": "libdkim",
         "qmail_patches": o.qmail_patches, "qmail_cflags": o.qmail_cflags,
         "compiled_ids": o.compiled_ids, "queue": queue, "owners": owners,

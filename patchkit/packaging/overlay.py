@@ -102,6 +102,7 @@ def write(base: str, cache: Cache, out: Path) -> dict[str, Any]:
     repack(files, patchset_dir, epoch, patchset)
     o = ebuild.Overlay(
         base=base, version=version, entries=entries, tree_dir=TREE_DIRS[base],
+        alt_tree_dir="" if TREE_DIRS[base] == base else base,
         description=f"{base} with DKIM signing and DKIM/DomainKeys verification",
         homepage="https://github.com/notqmail/notqmail",
         tree=_published(cache, tree_art), libdomainkeys=_published(cache, comps["libdomainkeys"]),

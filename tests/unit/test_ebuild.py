@@ -26,7 +26,8 @@ def overlay(compiled_ids: bool, tree: ebuild.Dist) -> ebuild.Overlay:
     return ebuild.Overlay(
         base="notqmail-1.09", version="1.09", description="d", homepage="https://x/",
         tree=tree, libdomainkeys=KNOWN, libdkim=KNOWN, patchset=KNOWN,
-        tree_dir="notqmail-notqmail-1.09", patchset_dir="notqmail-dkim-patches-1.09",
+        tree_dir="notqmail-notqmail-1.09", alt_tree_dir="notqmail-1.09",
+        patchset_dir="notqmail-dkim-patches-1.09",
         qmail_patches=False, qmail_cflags="-std=gnu89", compiled_ids=compiled_ids,
         entries=hier.parse(HIER, 1))
 
@@ -49,6 +50,7 @@ def test_ebuild_users_and_layout() -> None:
     assert "qmailq qmail 4711 /var/qmail/bin/qmail-queue" in run_time  # owners in postinst
     assert "fifo qmails qmail 0622 0 /var/qmail/queue/lock/trigger" in run_time
     assert 'S="${WORKDIR}/notqmail-notqmail-1.09"' in run_time
+    assert 'mv "${WORKDIR}"/notqmail-1.09 "${S}"' in run_time
     build_time = ebuild.render(overlay(True, KNOWN))[EBUILD]
     assert 'RDEPEND="${DEPEND}"' in build_time and "fowners" in build_time
     assert "IDEPEND" not in build_time
