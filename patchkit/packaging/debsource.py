@@ -6,8 +6,6 @@ rendered debian/ directory; then built, checked and installed in containers."""
 from __future__ import annotations
 
 import calendar
-import gzip
-import io
 import shutil
 import tarfile
 import tempfile
@@ -25,9 +23,10 @@ from patchkit.patching import diffs
 from patchkit.patching.series import Toolchain, load_series, verify_patch
 from patchkit.resources import patches_dir
 from patchkit.sources.archive import Member, read_archive, strip_top
-from patchkit.sources.cache import Cache
+from patchkit.sources.cache import Cache, deterministic_targz
 from patchkit.sources.digest import sha256_file, tree_digest_of_archive
 from patchkit.sources.manifest import Artifact, load_manifest
+from patchkit.sources.unpack import write_members
 
 # the toolchain each suite builds with: it selects the portability patches (gcc>=14 ...)
 SUITE_TOOLCHAINS = {
@@ -73,33 +72,9 @@ def newest_member_time(paths: list[Path]) -> int:
 
 
 def repack(members: list[Member], top: str, epoch: int, dest: Path) -> None:
-    """A deterministic tar.gz of members under top/: sorted, one time, owner 0:0, fixed modes,
-    a gzip header without name or time."""
-    buf = io.BytesIO()
-    dirs = {top}
-    for m in members:
-        parts = m.path.split("/")
-        dirs.update(f"{top}/{'/'.join(parts[:i])}" for i in range(1, len(parts)))
-        if m.kind == "d":
-            dirs.add(f"{top}/{m.path}")
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        items: list[tuple[str, Member | None]] = [(d, None) for d in dirs]
-        items += [(f"{top}/{m.path}", m) for m in members if m.kind != "d"]
-        for name, item in sorted(items, key=lambda x: x[0]):
-            info = tarfile.TarInfo(name)
-            info.mtime, info.uid, info.gid, info.uname, info.gname = epoch, 0, 0, "", ""
-            if item is None:
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                tar.addfile(info)
-            elif item.kind == "l":
-                info.type, info.linkname, info.mode = tarfile.SYMTYPE, item.target, 0o777
-                tar.addfile(info)
-            else:
-                info.size, info.mode = len(item.data), 0o755 if item.kind == "x" else 0o644
-                tar.addfile(info, io.BytesIO(item.data))
-    with dest.open("wb") as f, gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0,
-                                             compresslevel=9) as gz:
-        gz.write(buf.getvalue())
+    """A deterministic tar.gz of members under top/ (the cache's writer, with epoch as the one
+    member time)."""
+    dest.write_bytes(deterministic_targz(members, top, mtime=epoch))
 
 
 def _origin(cache: Cache, a: Artifact) -> tuple[Path, bool]:
@@ -200,9 +175,9 @@ def assemble(base: str, suite: str, cache: Cache, out: Path,
     src_dir = out / f"{source}-{uv}"
     if src_dir.exists():
         shutil.rmtree(src_dir)
-    _write_members(qmail, src_dir)
+    write_members(qmail, src_dir)
     for comp, _ in COMPONENTS:
-        _write_members(comp_members[comp], src_dir / comp)
+        write_members(comp_members[comp], src_dir / comp)
     for rel, text in files.items():
         f = src_dir / "debian" / rel
         f.parent.mkdir(parents=True, exist_ok=True)
@@ -220,17 +195,3 @@ def _prove(tarball: Path, a: Artifact) -> None:
     if a.tree and got != a.tree:
         raise VerificationError(f"the repack {tarball.name} has tree digest {got}, not the pin "
                                 f"{a.tree} of {a.name}", "this is a bug in patchkit's repack")
-
-
-def _write_members(members: list[Member], dest: Path) -> None:
-    for m in members:
-        p = dest / m.path
-        if m.kind == "d":
-            p.mkdir(parents=True, exist_ok=True)
-            continue
-        p.parent.mkdir(parents=True, exist_ok=True)
-        if m.kind == "l":
-            p.symlink_to(m.target)
-        else:
-            p.write_bytes(m.data)
-            p.chmod(0o755 if m.kind == "x" else 0o644)

@@ -196,12 +196,14 @@ class Cache:
         return self.adopt(artifact, tmp, trust_on_first_use=False)
 
 
-def deterministic_targz(members: list[Member], top: str) -> bytes:
+def deterministic_targz(members: list[Member], top: str, mtime: int = FIXED_MTIME) -> bytes:
+    """members under top/ as a tar.gz that depends on nothing else: sorted, one mtime, owner
+    0:0, fixed modes, a gzip header without name or time."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for m in sorted(members, key=lambda m: m.path):
             info = tarfile.TarInfo(f"{top}/{m.path}")
-            info.mtime = FIXED_MTIME
+            info.mtime = mtime
             info.uid = info.gid = 0
             info.uname = info.gname = ""
             if m.kind == "d":
