@@ -80,6 +80,7 @@ def verify(a: Assembled, out: Path, suite: str, *, say: Log) -> dict[str, Any]:
     lines = _run(client, base_image(suite), deb.verify_script(a.source, a.version, suite,
                                                               deb.HOME),
                  out, network="bridge", say=say, what=f"verify {suite}")
-    return {"checks": [ln[len("CHECK "):] for ln in lines if ln.startswith("CHECK ")],
+    return {"checks": [" ".join(ln[len("CHECK "):].split()) for ln in lines
+                       if ln.startswith("CHECK ")],
             "seconds_to_verified": round(time.monotonic() - t0, 1),
             "signed_message": str(out / suite / "autopkgtest" / "artifacts" / "signed.eml")}
