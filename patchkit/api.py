@@ -5,6 +5,7 @@ too, so that the CLI imports nothing but api, ui and errors."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +27,7 @@ from patchkit.dkim.spec import (
 )
 from patchkit.docker.image import SUITES
 from patchkit.doctor import Finding, run_checks
-from patchkit.errors import ConfigError, VerificationError
+from patchkit.errors import BuildFailed, ConfigError, VerificationError
 from patchkit.files import write_atomic
 from patchkit.sources.cache import default_distdir, verdict_is_problem
 from patchkit.testing import integration
@@ -62,6 +63,8 @@ __all__ = [
     "verdict_is_problem",
     "write_atomic",
 ]
+from patchkit.packaging import install as pkinstall
+from patchkit.packaging.users import Ids, ids_of
 from patchkit.patching.series import Toolchain, load_series
 from patchkit.runner import capture
 from patchkit.sources.archive import read_tar_bytes
@@ -140,10 +143,12 @@ def sources_fetch(cache: Cache, names: Sequence[str] = (), *, policy: FetchPolic
 
 # --- building ---------------------------------------------------------------------------------
 
-def make_build_plan(opts: Options, workdir: Path, toolchain: Toolchain | None = None) -> Plan:
+def make_build_plan(opts: Options, workdir: Path, toolchain: Toolchain | None = None,
+                    ids: Ids | None = None) -> Plan:
     tc = toolchain or detect_toolchain(opts.cc)
     return make_plan(opts, load_series(), load_manifest(), tc, workdir,
-                     templates_key=templates_key() if opts.dkim else "")
+                     templates_key=templates_key() if opts.dkim else "",
+                     ids=(ids.users, ids.groups) if ids else None)
 
 
 def templates_key() -> str:
@@ -207,6 +212,105 @@ def build(opts: Options, cache: Cache, workdir: Path, outdir: Path | None, *,
         {"name": r.name, "skipped": r.skipped, "seconds": round(r.seconds, 2)} for r in results
     ]
     return report
+
+
+def install(opts: Options, cache: Cache, workdir: Path, *, root: Path | None = None,
+            destdir: Path | None = None, manifest: Path | None = None,
+            ids_from: Path | None = None, say: Log) -> dict[str, Any]:
+    """patchkit install: build opts.base (against the target's user IDs where the base compiles
+    them in) and make qmail's hierarchy: live under root, as root, with qmail's users (created
+    when missing) and owners; or staged under destdir as any user, with a manifest of owners and
+    modes beside it (DESTDIR.manifest unless manifest names another file)."""
+    if (root is None) == (destdir is None):
+        raise ConfigError("install needs exactly one of --root and --destdir",
+                          "--root / installs on this system (as root); --destdir DIR stages "
+                          "the tree for a package")
+    check_workdir(workdir)
+    base = load_series().base(opts.base)
+    created: list[str] = []
+    ids: Ids | None = None
+    if root is not None:
+        pkinstall.require_root()
+        created, ids = pkinstall.ensure_users(root, opts.qmail_home, say=say)
+    elif not base.runtime_ids:
+        src = ids_from or Path("/")
+        ids = ids_of(*pkinstall.read_system(src))
+        if ids is None:
+            raise ConfigError(
+                f"{opts.base} compiles qmail's user IDs into its programs, and {src} has no "
+                "qmail users to take them from",
+                "create them there (qmail's INSTALL.ids), or name the system the tree is for: "
+                "--ids-from ROOT (its etc/passwd and etc/group)")
+    workdir.mkdir(parents=True, exist_ok=True)
+    plan = make_build_plan(opts, workdir, ids=None if base.runtime_ids else ids)
+    _require_inputs(opts, cache, say)
+    execute(plan, cache, say=say)
+    lay = pkinstall.layout(plan.path("build", "qmail"), opts.qmail_home)
+    target = root if root is not None else destdir
+    assert target is not None
+    live = root is not None
+    say(f"installing {len(lay.entries)} entries into {_home_in(target, lay.home)}")
+    pkinstall.stage(lay, target, ids=ids if live else None)
+    problems = pkinstall.check(lay, target, ids=ids if live else None)
+    if problems:
+        raise BuildFailed(f"the install differs from hier.c: {'; '.join(problems[:5])}",
+                          f"{len(problems)} difference(s) under {target}")
+    report: dict[str, Any] = {
+        "base": opts.base, "variant": opts.variant, "home": opts.qmail_home,
+        "entries": len(lay.entries), "created": created,
+        "ids": {"users": {n: u for n, u, _ in ids.users},
+                "groups": dict(ids.groups)} if ids else None,
+        "ids_compiled_in": not base.runtime_ids,
+    }
+    if live:
+        report["root"] = str(root)
+        report["instcheck"] = (pkinstall.instcheck(lay) if root == Path("/") else
+                               "not run: qmail's instcheck checks this system's "
+                               f"{opts.qmail_home}, not {root}")
+    else:
+        assert destdir is not None
+        mpath = manifest or destdir.with_name(destdir.name + ".manifest")
+        pkinstall.write_manifest(mpath, lay, lay.entries)
+        report["destdir"] = str(destdir)
+        report["manifest"] = str(mpath)
+    return report
+
+
+def package_deb(base: str, cache: Cache, outdir: Path, *, suite: str, verify: bool = True,
+                say: Log) -> dict[str, Any]:
+    """patchkit package deb: the source package for base (origs, debian/), built twice in the
+    suite's container (the .debs compared), lintian-clean, then (verify) installed into a fresh
+    container, checked, autopkgtested, purged and reinstalled."""
+    from patchkit.packaging import debbuild, debsource  # the Docker SDK is loaded there
+
+    t0 = time.monotonic()
+    _require_inputs(Options(base=base), cache, say)
+    a = debsource.assemble(base, suite, cache, outdir)
+    say(f"{a.source} {a.version}: {len(a.origs)} upstream tarballs and debian/ in {a.dir}")
+    report: dict[str, Any] = {"source": a.source, "version": a.version, "dir": str(a.dir),
+                              "origs": [str(p) for p in a.origs],
+                              "source_date_epoch": a.epoch, "suite": suite}
+    report["build"] = debbuild.build(a, outdir, suite, say=say)
+    report["seconds_to_lint_clean"] = round(time.monotonic() - t0, 1)
+    if verify:
+        report["verify"] = debbuild.verify(a, outdir, suite, say=say)
+        report["seconds_to_installed_and_verified"] = round(time.monotonic() - t0, 1)
+    return report
+
+
+def package_ebuild(base: str, cache: Cache, outdir: Path, *, say: Log) -> dict[str, Any]:
+    """patchkit package ebuild: the Gentoo overlay for base in outdir/overlay, the patchset
+    distfile in outdir/distfiles."""
+    from patchkit.packaging import overlay
+
+    _require_inputs(Options(base=base), cache, say)
+    report = overlay.write(base, cache, outdir)
+    say(f"overlay in {report['overlay']}; patchset {report['patchset']}")
+    return report
+
+
+def _home_in(root: Path, home: str) -> Path:
+    return root / home.lstrip("/")
 
 
 def build_with(opts: Options, cache: Cache, workdir: Path, outdir: Path | None, *, backend: str,

@@ -104,7 +104,7 @@ def run_compile(plan: Plan, st: CompileStage, log: Path) -> None:
     for rel, text in st.files.items():
         (work / rel).write_text(text)
     if st.needs_users:
-        passwd, group = users_files()
+        passwd, group = users_files(plan.users, plan.groups)
         nss = plan.path("nss")
         nss.mkdir(parents=True, exist_ok=True)
         (nss / "passwd").write_text(passwd)

@@ -114,6 +114,10 @@ class Plan:
     sources: tuple[SourceStage, ...]
     compiles: tuple[CompileStage, ...]
     conf: dict[str, str] = field(default_factory=dict)
+    # the IDs the qmail stage is built against (nss_wrapper's passwd and group): patchkit's own
+    # for its builds and tests; the target system's for an install or a package
+    users: tuple[tuple[str, int, int], ...] = QMAIL_USERS
+    groups: tuple[tuple[str, int], ...] = QMAIL_GROUPS
 
     def path(self, *parts: str) -> Path:
         return self.root.joinpath(*parts)
@@ -175,8 +179,13 @@ def check_workdir(workdir: Path) -> Path:
 
 
 def make_plan(opts: Options, series: Series, manifest: Manifest, tc: Toolchain,
-              workdir: Path, templates_key: str = "") -> Plan:
-    """templates_key: digest of templates/dkim (the DKIM patch is rendered from it)."""
+              workdir: Path, templates_key: str = "",
+              ids: tuple[tuple[tuple[str, int, int], ...], tuple[tuple[str, int], ...]]
+              | None = None) -> Plan:
+    """templates_key: digest of templates/dkim (the DKIM patch is rendered from it); ids: the
+    (users, groups) to build qmail against, patchkit's own (QMAIL_USERS, QMAIL_GROUPS) unless
+    given. They are part of the qmail stage's key where the base compiles them in."""
+    users, groups = ids or (QMAIL_USERS, QMAIL_GROUPS)
     base = series.base(opts.base)
     root = check_workdir(workdir) / opts.variant
     prefix = root / "prefix"
@@ -239,15 +248,19 @@ def make_plan(opts: Options, series: Series, manifest: Manifest, tc: Toolchain,
                   # qmail's programs free nothing before exit by design: no leak reports
                   "ASAN_OPTIONS": "verify_asan_link_order=0:detect_leaks=0"}),
     )
-    qkey = key_of("compile", qsrc.key, conf, qsteps, lib_keys, tcd)
+    # IDs other than patchkit's own change what a base that compiles them in produces
+    own = (users, groups) == (QMAIL_USERS, QMAIL_GROUPS)
+    qkey = key_of("compile", qsrc.key, conf, qsteps, lib_keys, tcd,
+                  *([] if own or base.runtime_ids else [[users, groups]]))
     compiles.append(CompileStage(name="qmail", component="qmail", source=qsrc.name, steps=qsteps,
                                  files=conf, key=qkey, needs_users=True))
     return Plan(options=opts, toolchain=tc, root=root, sources=tuple(srcs),
-                compiles=tuple(compiles), conf=conf)
+                compiles=tuple(compiles), conf=conf, users=users, groups=groups)
 
 
-def users_files() -> tuple[str, str]:
+def users_files(users: tuple[tuple[str, int, int], ...] = QMAIL_USERS,
+                groups: tuple[tuple[str, int], ...] = QMAIL_GROUPS) -> tuple[str, str]:
     """passwd and group files for nss_wrapper, so qmail's auto-uid/auto-gid find their users."""
-    passwd = "".join(f"{n}:x:{u}:{g}::/nonexistent:/bin/false\n" for n, u, g in QMAIL_USERS)
-    group = "".join(f"{n}:x:{g}:\n" for n, g in QMAIL_GROUPS)
+    passwd = "".join(f"{n}:x:{u}:{g}::/nonexistent:/bin/false\n" for n, u, g in users)
+    group = "".join(f"{n}:x:{g}:\n" for n, g in groups)
     return passwd, group

@@ -46,6 +46,9 @@ class Base:
     qmailqueue: bool = False  # honours the QMAILQUEUE environment variable
     tls: bool = False  # has STARTTLS code that links against OpenSSL
     cflags: tuple[str, ...] = ()  # defines the base's own conf-cc carries (kept in ours)
+    # qmail's programs look their users up at run time (notqmail); otherwise the build compiles
+    # the numeric IDs in (auto-uid), so it must be built against the target system's IDs
+    runtime_ids: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

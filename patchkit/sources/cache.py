@@ -24,6 +24,7 @@ from patchkit.sources.archive import Member, strip_top
 from patchkit.sources.digest import (
     entries_of,
     sha256_file,
+    sha512_file,
     tree_digest,
     tree_digest_of_archive,
 )
@@ -60,6 +61,9 @@ def verify_file(artifact: Artifact, path: Path, trusted: dict[str, str] | None =
     """Verify path against artifact's pins. Raises VerificationError on a mismatch."""
     got = sha256_file(path)
     if artifact.sha256 and got == artifact.sha256:
+        if artifact.sha512 and sha512_file(path) != artifact.sha512:
+            raise VerificationError(f"{artifact.name}: {path.name} matches its sha256 pin but "
+                                    "not its sha512 pin", "get the genuine file")
         return Verdict(name=artifact.name, status="ok", how="sha256", path=path)
     if artifact.tree:
         try:
@@ -192,12 +196,14 @@ class Cache:
         return self.adopt(artifact, tmp, trust_on_first_use=False)
 
 
-def deterministic_targz(members: list[Member], top: str) -> bytes:
+def deterministic_targz(members: list[Member], top: str, mtime: int = FIXED_MTIME) -> bytes:
+    """members under top/ as a tar.gz that depends on nothing else: sorted, one mtime, owner
+    0:0, fixed modes, a gzip header without name or time."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for m in sorted(members, key=lambda m: m.path):
             info = tarfile.TarInfo(f"{top}/{m.path}")
-            info.mtime = FIXED_MTIME
+            info.mtime = mtime
             info.uid = info.gid = 0
             info.uname = info.gname = ""
             if m.kind == "d":

@@ -58,6 +58,15 @@ def sha256_file(path: Path) -> str:
         return sha256_chunks(read_chunks(f))
 
 
+def sha512_file(path: Path) -> str:
+    """The sha512 of a file (Gentoo's Manifests carry it beside BLAKE2B or SHA256)."""
+    h = hashlib.sha512()
+    with path.open("rb") as f:
+        for chunk in read_chunks(f):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -28,6 +28,9 @@ class Artifact:
     sha256: str | None = None
     tree: str | None = None
     md5: str | None = None
+    # the published file's sha512, where someone published it (Gentoo's Manifest): checked with
+    # the sha256 on a download, and what an ebuild's Manifest DIST line carries
+    sha512: str | None = None
     unpinned: str | None = None
     git_ref: str | None = None
     git_repo: str | None = None
@@ -66,8 +69,8 @@ def _artifact(raw: dict[str, Any], where: str) -> Artifact:
         if key not in raw:
             raise ConfigError(f"{where}: missing {key!r}", "every artifact needs it")
     name = raw["name"]
-    for key in ("name", "version", "kind", "filename", "sha256", "tree", "md5", "unpinned",
-                "git_ref", "git_repo"):
+    for key in ("name", "version", "kind", "filename", "sha256", "tree", "md5", "sha512",
+                "unpinned", "git_ref", "git_repo"):
         if key in raw and not isinstance(raw[key], str):
             raise ConfigError(f"{where}: {key} must be a string", "fix the manifest")
     if "size" in raw and (not isinstance(raw["size"], int) or raw["size"] <= 0):
@@ -81,6 +84,10 @@ def _artifact(raw: dict[str, Any], where: str) -> Artifact:
     sha = raw.get("sha256")
     if sha is not None and not _HEX64.match(sha):
         raise ConfigError(f"{name}: sha256 is not 64 lowercase hex digits", "fix the manifest")
+    if raw.get("sha512") is not None and not (sha and re.fullmatch(r"[0-9a-f]{128}",
+                                                                     raw["sha512"])):
+        raise ConfigError(f"{name}: sha512 must be 128 lowercase hex digits, beside a sha256",
+                          "fix the manifest")
     tree = raw.get("tree")
     if tree is not None and not (
         tree.startswith(TREE_PREFIX) and _HEX64.match(tree[len(TREE_PREFIX) :])

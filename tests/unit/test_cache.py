@@ -341,3 +341,27 @@ def test_default_distdir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     monkeypatch.delenv("PATCHKIT_DISTDIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert cache.default_distdir() == tmp_path / "xdg" / "patchkit" / "distfiles"
+
+
+def test_a_published_sha512_is_checked_beside_the_sha256(tmp_path: Path) -> None:
+    """netqmail-1.06's published pins (Gentoo's Manifest) check a real download: both hashes."""
+    f = tmp_path / "x.tar.gz"
+    f.write_bytes(b"published bytes")
+    sha256 = hashlib.sha256(b"published bytes").hexdigest()
+    good = Artifact(name="x", version="1", kind="archive", filename=f.name, urls=("https://x/",),
+                    sha256=sha256, sha512=hashlib.sha512(b"published bytes").hexdigest())
+    assert cache.verify_file(good, f).how == "sha256"
+    bad = Artifact(name="x", version="1", kind="archive", filename=f.name, urls=("https://x/",),
+                   sha256=sha256, sha512="0" * 128)
+    with pytest.raises(VerificationError, match="not its sha512"):
+        cache.verify_file(bad, f)
+
+
+def test_netqmail_carries_gentoo_s_published_pins() -> None:
+    from patchkit.sources.manifest import load_manifest
+
+    a = load_manifest().get("netqmail-1.06")
+    assert (a.size, a.sha256, (a.sha512 or "")[:12]) == (
+        260941, "8e7d98d15211fc9f9c28109e942e2268f42a6672d68df92a42f2afa90ff00532",
+        "de40a6d8fac5")
+    assert a.tree  # and the tree digest, which a cache seeded from the git tag satisfies
