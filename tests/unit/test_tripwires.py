@@ -24,3 +24,14 @@ def test_connecting_beyond_loopback_is_refused(network_guard: object) -> None:
     with socket.socket() as s, pytest.raises(ConnectionRefusedError, match="may not connect"):
         s.connect(("192.0.2.1", 25))
     network_guard.blocked.clear()  # type: ignore[attr-defined]
+
+
+def test_test_modules_have_unique_names() -> None:
+    """pytest imports test modules by base name (no packages): a name used in both tiers makes
+    the whole run fail at collection, which a run of one tier alone never shows."""
+    from collections import Counter
+    from pathlib import Path
+
+    tests = Path(__file__).resolve().parents[1]
+    names = Counter(p.name for p in tests.rglob("test_*.py"))
+    assert [n for n, k in names.items() if k > 1] == []
