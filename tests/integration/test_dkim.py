@@ -299,7 +299,7 @@ def test_selector_is_the_name_the_link_resolves_to(dkbuilt: Built, dkhome: Qmail
 
 
 @pytest.mark.parametrize("case", ["dangling-link", "512-bit", "one-of-two-broken", "encrypted",
-                                  "from-after-256k"])
+                                  "from-after-256k", "two-from-fields", "sender-without-address"])
 def test_a_key_that_cannot_sign_keeps_the_message_queued(dkbuilt: Built, dkhome: QmailHome,
                                                          keys: Keys, tmp_path: Path,
                                                          case: str) -> None:
@@ -320,6 +320,17 @@ def test_a_key_that_cannot_sign_keeps_the_message_queued(dkbuilt: Built, dkhome:
         msg = b"".join(b"X-Filler-%05d: %s\n" % (i, b"f" * 60) for i in range(4500)) + MESSAGE
         report, delivered = remote_report(dkbuilt, dkhome, tmp_path, msg)
         assert report.startswith(b"Z") and b"256 KB" in report, report
+        assert delivered == []
+        return
+    elif case in ("two-from-fields", "sender-without-address"):
+        # DKIM signs these, but DomainKeys signs for one sender and has none: sending the
+        # message without the DomainKey-Signature the build promises used to happen silently
+        named = keys.put(DOMAIN, rsa_key(2048))
+        extra = (b"From: Bob <bob@example.org>\n" if case == "two-from-fields"
+                 else b"Sender: undisclosed\n")
+        report, delivered = remote_report(dkbuilt, dkhome, tmp_path, extra + MESSAGE)
+        assert report.startswith(b"Z") and b"libdomainkeys" in report, report
+        assert str(named).encode() in report and b"single sender" in report, report
         assert delivered == []
         return
     else:
