@@ -876,3 +876,35 @@ def test_hostile_shapes_sign_and_verify_correctly(dkbuilt: Built, dkhome: QmailH
     out = smtpd(dkbuilt, dkhome, resolv, signed, DKVERIFY="")
     assert out.data_reply.startswith("250"), out.replies
     assert [r["result"] for r in dkim_results(out.queued[0])] == ["pass"]
+
+
+
+@pytest.fixture(scope="session")
+def failnew(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/integration/c/failnew.cpp built as an LD_PRELOAD shim."""
+    out = tmp_path_factory.mktemp("failnew") / "failnew.so"
+    src = Path(__file__).parent / "c" / "failnew.cpp"
+    subprocess.run(["g++", "-O2", "-shared", "-fPIC", "-o", str(out), str(src)], check=True,
+                   stdin=subprocess.DEVNULL)
+    return out
+
+
+def test_an_allocation_failure_in_libdkim_is_a_temporary_failure(
+        dkbuilt: Built, dkhome: QmailHome, resolv: Path, published: Key, failnew: Path,
+        dkvariant: tuple[str, bool]) -> None:
+    """libdkim holds a header field whole; when its buffer cannot grow, the answer is 451 and
+    nothing is queued, never a verdict on part of the message. (The result check after the
+    last byte already caught this; libdkim patch 0040 also parts DKIM_FINISHED_BODY from
+    DKIM_OUT_OF_MEMORY, which shared the value 1, so the feeding loop no longer reads a failure
+    as an ordinary end.) A shim fails libdkim's C++ allocations over 1 MB; qmail's own (malloc)
+    are untouched, so without DKVERIFY the message is taken."""
+    if dkvariant[1]:
+        pytest.skip("the sanitizer build's allocator does not take an LD_PRELOAD operator new")
+    msg = MESSAGE.replace(b"Subject:", b"X-Long: " + b"x" * (4 << 20) + b"\nSubject:", 1)
+    signed = dkimpy_sign(msg, DOMAIN, "default", published.pem)
+    shim = dict(LD_PRELOAD=str(failnew), FAILNEW_OVER=str(1 << 20))
+    out = smtpd(dkbuilt, dkhome, resolv, signed, **shim)
+    assert out.data_reply.startswith("250"), out.replies
+    out = smtpd(dkbuilt, dkhome, resolv, signed, DKVERIFY="", **shim)
+    assert out.data_reply.startswith("451"), out.replies
+    assert len(out.queued) == 1  # the one taken without DKVERIFY
