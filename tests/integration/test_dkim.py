@@ -240,6 +240,25 @@ def test_bare_cr_in_the_body_signs_what_verifiers_verify(dkbuilt: Built, dkhome:
         assert verify(got, records(key)).ok, (verify.__name__, got[-120:])
 
 
+def test_bare_cr_in_a_header_signs_what_verifiers_verify(dkbuilt: Built, dkhome: QmailHome,
+                                                         keys: Keys, tmp_path: Path) -> None:
+    """libdkim's relaxed header canonicalization read a bare CR in a field as white space, as
+    OpenDKIM does; dkimpy and Mail::DKIM do not, and rejected our signature. Such a header is
+    signed with simple header canonicalization, which all three read alike."""
+    key = rsa_key(2048)
+    keys.put(DOMAIN, key)
+    msg = MESSAGE.replace(b"Subject: DKIM test", b"Subject: DKIM\rtest")
+    report, got = send_signed(dkbuilt, dkhome, msg, tmp_path)
+    assert report.startswith(b"r"), report
+    if b"Subject: DKIM\rtest" not in got:
+        # notqmail's qmail-remote ends the line at a bare CR: nothing bare reaches a verifier
+        assert dkbuilt.base.startswith("notqmail") and b"\r" not in got
+        return
+    assert tags(got, "DKIM-Signature")["c"].startswith("simple/")
+    for verify in (dkimpy_verify, mail_dkim_verify, opendkim_verify):
+        assert verify(got, records(key)).ok, (verify.__name__, got[:300])
+
+
 def remote_report(built: Built, home: QmailHome, tmp: Path,
                   msg: bytes = MESSAGE) -> tuple[bytes, list[object]]:
     """qmail-remote's report for msg, and what the SMTP server got (nothing, for a Z)."""
