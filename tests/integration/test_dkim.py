@@ -474,6 +474,19 @@ def test_peer_signatures_pass(dkbuilt: Built, dkhome: QmailHome, resolv: Path, p
     assert out.queued[0].endswith(signed.replace(b"\r\n", b"\n"))
 
 
+@pytest.mark.parametrize("signer", ["dkimpy", "mail-dkim"])
+def test_peer_signed_bare_cr_header_passes(dkbuilt: Built, dkhome: QmailHome, resolv: Path,
+                                           published: Key, signer: str) -> None:
+    """A bare CR inside a header field is no white space for relaxed canonicalization (RFC 6376
+    3.4.2 reduces WSP: SP and HTAB); signers that read it so must verify here."""
+    msg = MESSAGE.replace(b"Subject: DKIM test", b"Subject: DKIM\rtest")
+    sign = dkimpy_sign if signer == "dkimpy" else mail_dkim_sign
+    signed = sign(msg, DOMAIN, "default", published.pem)
+    out = smtpd(dkbuilt, dkhome, resolv, signed, DKVERIFY="")
+    assert out.data_reply.startswith("250"), out.replies
+    assert [r["result"] for r in dkim_results(out.queued[0])] == ["pass"]
+
+
 def dkim_results(msg: bytes) -> list[dict[str, str]]:
     """Every dkim= result of our Authentication-Results, with its properties."""
     out = []
