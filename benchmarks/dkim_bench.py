@@ -14,8 +14,11 @@ each round runs every case once, so the noise of a shared machine falls on all c
 - OpenDKIM's long-lived milter (Debian opendkim, Mode s, the same key) signing the same message
   for a milter client of our own (the milter protocol over TCP): its CPU per message;
 - qmail-smtpd receiving a dkimpy-signed message of 4 KiB and of 10 MiB, with DKVERIFY set and
-  unset, the key served by a local DNS server; the difference is the cost of verifying (it
-  includes the CPU of the key lookup; the lookup's wait is not CPU);
+  unset, the key served by a local DNS server; for 4 KiB the difference is the cost of
+  verifying (it includes the CPU of the key lookup; the lookup's wait is not CPU); for 10 MiB
+  the throughput is taken from DKVERIFY set with the signed message minus DKVERIFY set with the
+  same message unsigned (the same spool and queue path: canonicalization and hashing), and the
+  set-minus-unset difference is reported beside it;
 - optionally (--before OUT) the same cases for another build's out/ directory (e.g. main's), and
   (--static-remote BIN) a qmail-remote linked against static libcrypto, for the no-sign cost.
 
@@ -235,8 +238,8 @@ def main() -> None:
         dns.txt("rsa._domainkey.example.org", dkim_txt(key))
         (t / "resolv.conf").write_text(f"nameserver {dns.address}\noptions timeout:1 "
                                        "attempts:1\n")
-        for name, m in (("4k", msg), ("10m", big)):
-            signed = dkimpy_sign(m, "example.org", "rsa", key.pem)
+        for name, m in (("4k", msg), ("10m", big), ("10m_unsigned", big)):
+            signed = m if "unsigned" in name else dkimpy_sign(m, "example.org", "rsa", key.pem)
             (t / f"smtp{name}").write_bytes(
                 b"HELO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n"
                 + signed.replace(b"\n", b"\r\n") + b".\r\nQUIT\r\n")
@@ -288,7 +291,9 @@ def main() -> None:
                       Case(f"{label}:smtpd_4k", smtpd(), []),
                       Case(f"{label}:smtpd_4k_verify", smtpd(verify=True), []),
                       Case(f"{label}:smtpd_10m", smtpd(size="10m"), []),
-                      Case(f"{label}:smtpd_10m_verify", smtpd(size="10m", verify=True), [])]
+                      Case(f"{label}:smtpd_10m_verify", smtpd(size="10m", verify=True), []),
+                      Case(f"{label}:smtpd_10m_unsigned_verify",
+                           smtpd(size="10m_unsigned", verify=True), [])]
             if label == "after" and args.static_remote:
                 cases += [Case("after:remote_nosign_static",
                                remote(exe=args.static_remote), []),
@@ -322,7 +327,7 @@ def main() -> None:
             for _ in range(args.milter_batch):
                 if not milter.sign(msg):
                     sys.exit("OpenDKIM's milter did not sign")
-            return (proc_cpu(od.pid) - c0) / args.milter_batch
+            return float(proc_cpu(od.pid) - c0) / args.milter_batch
         cases.append(Case("opendkim_milter", opendkim, []))
 
         floors_rsa = [speed("rsa2048")]
@@ -354,7 +359,12 @@ def main() -> None:
         sign = g["remote_rsa"] - g["remote_nosign"]
         signed = g["remote_ed25519"] - g["remote_nosign"]
         v4 = g["smtpd_4k_verify"] - g["smtpd_4k"]
-        v10 = g["smtpd_10m_verify"] - g["smtpd_10m"]
+        # canonicalization and hashing of 10 MiB: DKVERIFY set, signed minus unsigned (the same
+        # bytes take the same spool and queue path in both; without DKVERIFY they reach the
+        # queue in other writes, which costs more or less than that path depending on the
+        # build, so that difference is reported beside it, not used for the throughput)
+        v10 = g["smtpd_10m_verify"] - g["smtpd_10m_unsigned_verify"]
+        r10 = g["smtpd_10m_verify"] - g["smtpd_10m"]
         res.update({
             f"{pre}nosign_ms": round(g["remote_nosign"], 4),
             f"{pre}sign_added_ms": round(sign, 4),
@@ -364,6 +374,7 @@ def main() -> None:
             f"{pre}verify_4k_ms": round(v4, 4),
             f"{pre}verify_10m_ms": round(v10, 4),
             f"{pre}verify_mb_per_s": round(BIG / 1e6 / (v10 / 1000), 1) if v10 > 0 else None,
+            f"{pre}receive_10m_dkverify_added_ms": round(r10, 4),
         })
         if label == "after" and args.static_remote:
             res["nosign_static_ms"] = round(g["remote_nosign_static"], 4)
@@ -387,8 +398,11 @@ def main() -> None:
         print(f"  signing added, Ed25519: {res[pre + 'sign_ed25519_added_ms']:.3f} ms = "
               f"{res[pre + 'sign_ed25519_ratio']:.2f}x its floor")
         print(f"  verifying added, 4 KiB: {res[pre + 'verify_4k_ms']:.3f} ms (target <= 1.0)")
-        print(f"  verifying added, 10 MiB: {res[pre + 'verify_10m_ms']:.1f} ms = "
-              f"{res[pre + 'verify_mb_per_s']} MB/s (target >= 300)")
+        print(f"  verifying 10 MiB (signed minus unsigned, DKVERIFY set): "
+              f"{res[pre + 'verify_10m_ms']:.1f} ms = {res[pre + 'verify_mb_per_s']} MB/s "
+              "(target >= 300)")
+        print(f"  receiving 10 MiB, DKVERIFY set minus unset: "
+              f"{res[pre + 'receive_10m_dkverify_added_ms']:.1f} ms")
     if args.static_remote:
         print(f"  static libcrypto: not signing {res['nosign_static_ms']:.3f} ms, signing "
               f"added {res['sign_added_static_ms']:.3f} ms")
