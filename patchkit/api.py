@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from patchkit.build.executor import collect, execute, run_source
-from patchkit.build.plan import Options, Plan, base_inputs, check_workdir, make_plan
+from patchkit.build.plan import (
+    CRYPTO_CHOICES,
+    Options,
+    Plan,
+    base_inputs,
+    check_workdir,
+    make_plan,
+)
 from patchkit.build.toolchain import detect as detect_toolchain
 from patchkit.dkim import keys
 from patchkit.dkim.dnscheck import DnsSettings
@@ -37,6 +44,7 @@ from patchkit.testing.matrix import check as check_matrix
 
 __all__ = [
     "BITS",
+    "CRYPTO_CHOICES",
     "DEFAULT_SIGN_HEADERS",
     "DKIM_CANONS",
     "DK_CANONS",

@@ -38,6 +38,13 @@ KR_FLAGS = ("-std=gnu89",)
 # What qmail-remote and qmail-smtpd link with -DDKIM: our private static libraries (no shared
 # library to find at run time: "Unable to run qmail-remote" was that), libdkim's C++ runtime.
 DKIM_LIBS = ("-L{lib}", "-ldkim", "-ldomainkeys", "-lcrypto", "-lresolv", "-lstdc++")
+# --dkim-crypto: "direct" (default) runs OpenSSL's low-level SHA and RSA code and draws the
+# randomness for RSA blinding from getrandom(2) (libdkim patch 0018, libdomainkeys 0009,
+# templates/dkim/qdkim_util.c.j2), since qmail pays OpenSSL 3's per-process start-up for every
+# message; "evp" compiles the plain EVP/provider path with OpenSSL's DRBG and openssl.cnf.
+CRYPTO_CHOICES = ("direct", "evp")
+CRYPTO_EVP_LIB_FLAGS = ("-DDKIM_CRYPTO_EVP", "-DDK_CRYPTO_EVP")
+CRYPTO_EVP_QMAIL_FLAGS = ("-DQDK_CRYPTO_EVP",)
 SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-omit-frame-pointer",
                   "-fno-sanitize-recover=undefined", "-g")
 
@@ -52,6 +59,7 @@ class Options:
     cxx: str = "g++"
     jobs: int = 2
     optimize: str = "-O2"
+    crypto: str = "direct"  # CRYPTO_CHOICES
     render: RenderOptions = field(default_factory=RenderOptions)  # used when dkim is set
 
     def argv(self) -> tuple[str, ...]:
@@ -62,7 +70,8 @@ class Options:
                 "--dkim" if self.dkim else "--no-dkim",
                 "--sanitize" if self.sanitize else "--no-sanitize",
                 "--cc", self.cc, "--cxx", self.cxx, "--jobs", str(self.jobs),
-                "--optimize", self.optimize, *self.render.argv())
+                "--optimize", self.optimize, "--dkim-crypto", self.crypto,
+                *self.render.argv())
 
     @property
     def variant(self) -> str:
@@ -149,6 +158,8 @@ def conf_files(opts: Options, base: Base, prefix: Path) -> dict[str, str]:
     files = {"conf-qmail": opts.qmail_home + "\n"}
     if opts.dkim:
         cc += ["-DDKIM", f"-I{prefix / 'include'}", f"-I{prefix / 'include' / 'libdkim'}"]
+        if opts.crypto == "evp":
+            cc += CRYPTO_EVP_QMAIL_FLAGS
         files["conf-dkim"] = (" ".join(DKIM_LIBS).format(lib=prefix / "lib") + "\n\n"
                               "Written by patchkit: its private static libraries.\n")
     files["conf-cc"] = " ".join(cc) + "\n"
@@ -204,7 +215,7 @@ def make_plan(opts: Options, series: Series, manifest: Manifest, tc: Toolchain,
                   opts.render.validate() if opts.dkim else None)
     srcs = [qsrc]
     tcd = tc.describe()
-    lib_flags = " ".join(cflags(opts))
+    lib_flags = " ".join(cflags(opts, CRYPTO_EVP_LIB_FLAGS if opts.crypto == "evp" else ()))
 
     def library(component: str, make: tuple[str, ...], installs: tuple[Install, ...],
                 outputs: tuple[str, ...]) -> CompileStage:

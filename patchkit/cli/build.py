@@ -57,6 +57,11 @@ def build_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("-j", "--jobs", type=int, default=os.cpu_count() or 1, show_default=True),
         click.option("--optimize", default="-O2", show_default=True,
                      help="Optimisation flag for qmail and the libraries."),
+        click.option("--dkim-crypto", type=click.Choice(api.CRYPTO_CHOICES), default="direct",
+                     show_default=True,
+                     help="direct: OpenSSL's low-level SHA/RSA code and getrandom(2) for RSA "
+                          "blinding (cheap in a fresh process); evp: OpenSSL's EVP/provider "
+                          "path, its DRBG and openssl.cnf."),
         click.option("--workdir", type=abs_path(file_okay=False), default=Path("build"),
                      show_default=True, help="Where trees are unpacked and built."),
         *dkim_options,
@@ -71,7 +76,8 @@ def options_from(kw: dict[str, Any]) -> api.Options:
         raise click.UsageError("--base is required")
     return api.Options(base=kw["base"], qmail_home=kw["qmail_home"], dkim=kw["dkim"],
                    sanitize=kw["sanitize"], cc=kw["cc"], cxx=kw["cxx"], jobs=kw["jobs"],
-                   optimize=kw["optimize"], render=render_options_from(kw))
+                   optimize=kw["optimize"], crypto=kw["dkim_crypto"],
+                   render=render_options_from(kw))
 
 
 @click.command()

@@ -20,7 +20,7 @@ from patchkit.testing import matrix
 
 NON_DEFAULT = Options(
     base="jms1-7.10", qmail_home="/opt/qmail", dkim=False, sanitize=True, cc="clang",
-    cxx="clang++", jobs=7, optimize="-Os",
+    cxx="clang++", jobs=7, optimize="-Os", crypto="evp",
     render=RenderOptions(dkim_sign=False, dk_sign=True,
                          dkim_canon="simple/simple", dk_canon="simple",
                          sign_headers=("From", "Subject", "X-Custom"),

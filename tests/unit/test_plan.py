@@ -364,3 +364,17 @@ def test_users_files() -> None:
     assert {"root", "qmail", "nofiles"} == set(gids)
     assert byname["qmailq"][3] == gids["qmail"] and byname["qmaild"][3] == gids["nofiles"]
     assert byname["alias"][3] == gids["nofiles"]
+
+
+def test_dkim_crypto_evp_compiles_the_plain_openssl_path(series_: Series,
+                                                          manifest: Manifest) -> None:
+    """--dkim-crypto evp reaches all three: both libraries' CFLAGS and qmail's conf-cc; the
+    default (direct) sets none of the macros, and the two build in different stages."""
+    direct = mk(series_, manifest, opts(base="netqmail-1.06", dkim=True))
+    evp = mk(series_, manifest, opts(base="netqmail-1.06", dkim=True, crypto="evp"))
+    for p, want in ((direct, False), (evp, True)):
+        dk, dkim, _ = p.compiles
+        assert ("-DDK_CRYPTO_EVP" in " ".join(dk.steps[0].argv)) is want
+        assert ("-DDKIM_CRYPTO_EVP" in " ".join(dkim.steps[0].argv)) is want
+        assert ("-DQDK_CRYPTO_EVP" in _words(p.conf["conf-cc"])) is want
+    assert [c.key for c in direct.compiles] != [c.key for c in evp.compiles]
