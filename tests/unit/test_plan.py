@@ -262,7 +262,8 @@ def test_dkim_conf(series_: Series, manifest: Manifest, tmp_path: Path) -> None:
     assert f"-I{prefix / 'include'}" in cc and f"-I{prefix / 'include' / 'libdkim'}" in cc
     dk = p.conf["conf-dkim"].splitlines()[0].split()  # qmail's Makefile reads line 1 only
     assert dk[0] == f"-L{prefix / 'lib'}"
-    assert dk[1:] == ["-ldkim", "-ldomainkeys", "-lcrypto", "-lresolv", "-lstdc++"]
+    assert dk[1:] == ["-ldkim", "-ldomainkeys", "-lcrypto", "-lresolv",
+                      "-Wl,-Bstatic", "-lstdc++", "-Wl,-Bdynamic"]
     assert p.conf["conf-qmail"] == "/opt/q\n"
     assert set(p.conf) == {"conf-cc", "conf-dkim", "conf-ld", "conf-qmail"}
 
