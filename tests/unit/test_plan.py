@@ -364,3 +364,14 @@ def test_users_files() -> None:
     assert {"root", "qmail", "nofiles"} == set(gids)
     assert byname["qmailq"][3] == gids["qmail"] and byname["qmaild"][3] == gids["nofiles"]
     assert byname["alias"][3] == gids["nofiles"]
+
+
+@pytest.mark.parametrize(("cc", "cxx"), [("gcc", "g++"), ("clang", "clang++")])
+def test_sanitized_dkim_links_with_the_cxx_driver(series_: Series, manifest: Manifest, cc: str,
+                                                  cxx: str) -> None:
+    # clang's C driver leaves UBSan's C++ handlers (libdkim's vptr checks) undefined
+    p = mk(series_, manifest, opts(base="netqmail-1.06", dkim=True, sanitize=True, cc=cc, cxx=cxx))
+    assert _words(p.conf["conf-ld"])[0] == cxx
+    assert _words(p.conf["conf-cc"])[0] == cc
+    plain = mk(series_, manifest, opts(base="netqmail-1.06", dkim=True, cc=cc, cxx=cxx))
+    assert _words(plain.conf["conf-ld"]) == [cc, "-s"]
