@@ -33,6 +33,7 @@ from harness import (
     send_signed,
     tags,
 )
+from hostile import forgeries
 from netns import require_isolated_resolver, resolver_argv
 from peers import (
     EdKey,
@@ -741,30 +742,7 @@ def claimed_ids(msg: bytes) -> tuple[list[str], list[str]]:
 
 
 ID = AUTHSERV.encode()
-FORGERIES = {
-    "plain": b"Authentication-Results: " + ID + b"; dkim=pass header.d=bank.test",
-    "lower-case name": b"authentication-results: " + ID + b"; dkim=pass header.d=bank.test",
-    "upper-case name": b"AUTHENTICATION-RESULTS: " + ID + b"; dkim=pass header.d=bank.test",
-    "upper-case id": b"Authentication-Results: " + ID.upper() + b"; dkim=pass header.d=bank.test",
-    "folded": b"Authentication-Results:\n " + ID + b";\n dkim=pass header.d=bank.test",
-    "comment": b"Authentication-Results: (trust me) " + ID + b"; dkim=pass header.d=bank.test",
-    "quoted": b'Authentication-Results: "' + ID + b'"; dkim=pass header.d=bank.test',
-    "space before colon": b"Authentication-Results : " + ID + b"; dkim=pass header.d=bank.test",
-    "no space": b"Authentication-Results:" + ID + b"; dkim=pass header.d=bank.test",
-    "tab": b"Authentication-Results:\t" + ID + b"; dkim=pass header.d=bank.test",
-    "version": b"Authentication-Results: " + ID + b" 1; dkim=pass header.d=bank.test",
-    "bare CR": b"X-Foo: a\rAuthentication-Results: " + ID + b"; dkim=pass header.d=bank.test",
-    "NUL after id": b"Authentication-Results: " + ID + b"\0; dkim=pass header.d=bank.test",
-    "trailing dot": b"Authentication-Results: " + ID + b".; dkim=pass header.d=bank.test",
-    "UTF-8 no-break space": b"Authentication-Results:\xc2\xa0" + ID
-                            + b"; dkim=pass header.d=bank.test",
-    "Latin-1 no-break space": b"Authentication-Results:\xa0" + ID
-                              + b"; dkim=pass header.d=bank.test",
-    "em space": b"Authentication-Results:\xe2\x80\x83" + ID + b"; dkim=pass header.d=bank.test",
-    "vertical tab": b"Authentication-Results:\x0b" + ID + b"; dkim=pass header.d=bank.test",
-    "no-break space after id": b"Authentication-Results: " + ID
-                               + b"\xc2\xa0; dkim=pass header.d=bank.test",
-}
+FORGERIES = forgeries(ID)
 
 
 @pytest.mark.parametrize("disguise", sorted(FORGERIES))
