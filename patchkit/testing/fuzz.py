@@ -86,13 +86,15 @@ def lay_out(rundir: Path) -> Path:
 
 
 def write_corpus(d: Path, inputs: Iterable[bytes]) -> int:
-    """Inputs as files named by their sha1, as libFuzzer names its own; the count written."""
+    """Inputs as files named by their sha1, as libFuzzer names its own; the count of distinct
+    inputs (a message our signer leaves unsigned is its own signed seed)."""
     d.mkdir(parents=True, exist_ok=True)
-    n = 0
+    names = set()
     for data in inputs:
-        (d / hashlib.sha1(data).hexdigest()).write_bytes(data)
-        n += 1
-    return n
+        name = hashlib.sha1(data).hexdigest()
+        (d / name).write_bytes(data)
+        names.add(name)
+    return len(names)
 
 
 def sign_seed(binary: Path, rundir: Path, message: bytes) -> bytes:

@@ -78,3 +78,8 @@ def test_cli_offers_fuzz_and_refuses_an_unknown_target() -> None:
     assert r.exit_code == 0 and "--seconds" in r.output and "--regressions" in r.output
     r = CliRunner().invoke(cli, ["fuzz", "--target", "nosuch"])
     assert r.exit_code == 2 and "nosuch" in r.output
+
+
+def test_corpus_counts_distinct_inputs(tmp_path: Path) -> None:
+    assert fuzz.write_corpus(tmp_path / "c", [b"a", b"b", b"a"]) == 2
+    assert len(list((tmp_path / "c").iterdir())) == 2
