@@ -286,6 +286,11 @@ def fuzz(base: str, cache: Cache, workdir: Path, *, seconds: int, seeds: Sequenc
                       "cov": st.cov, "ft": st.ft, "corpus": st.corpus,
                       "new_units": st.new_units, "peak_rss_mb": st.peak_rss_mb,
                       "findings": [str(artifacts / f) for f in st.findings], "log": str(log)})
+            if rc == 0 and not st.findings:
+                cov = pkfuzz.coverage(binary[t], rundir,
+                                      [top / "corpus" / t, seeddir / t, seeddir / f"{t}-large"],
+                                      top / "logs" / f"coverage-{t}.log")
+                r["edges"] = {c: {"covered": a, "total": b} for c, (a, b) in cov.items()}
             if rc != 0 or st.findings:
                 found.append(f"{t}: exit {rc}, {', '.join(st.findings) or 'no input written'} "
                              f"(log: {log})")

@@ -43,6 +43,12 @@ def fuzz(c: Ctx, /, base: str, seconds: int, seeds: tuple[Path, ...], regression
                          f"{t.get('execs', '-'):>9} {t.get('exec_per_s', '-'):>7} "
                          f"{t.get('cov', '-'):>6} {t.get('ft', '-'):>6} "
                          f"{t.get('corpus', '-'):>7} {len(t.get('findings', []))}")
+        for name, t in r["targets"].items():
+            edges = ", ".join(f"{c} {e['covered']}/{e['total']} "
+                              f"({100 * e['covered'] // max(e['total'], 1)}%)"
+                              for c, e in t.get("edges", {}).items())
+            if edges:
+                lines.append(f"{name} edges covered by its corpus: {edges}")
         lines.append(f"{r['seconds']} s per target; logs and corpus under {r['workdir']}")
         return "\n".join(lines)
     emit(report, as_json, text)

@@ -83,3 +83,22 @@ def test_cli_offers_fuzz_and_refuses_an_unknown_target() -> None:
 def test_corpus_counts_distinct_inputs(tmp_path: Path) -> None:
     assert fuzz.write_corpus(tmp_path / "c", [b"a", b"b", b"a"]) == 2
     assert len(list((tmp_path / "c").iterdir())) == 2
+
+
+COVERAGE = """\
+COVERAGE:
+COVERED_FUNC: hits: 262 edges: 3/5 res_nquery /w/templates/fuzz/fuzz.h:141
+COVERED_FUNC: hits: 9 edges: 30/40 qdkv_finish /w/v/build/qmail/qdkim_verify.c:700
+UNCOVERED_FUNC: hits: 0 edges: 0/10 logerr /w/v/build/qmail/qdkim_verify.c:179
+COVERED_FUNC: hits: 4 edges: 5/8 qdk_hdr_end /w/v/build/qmail/qdkim_util.c:40
+COVERED_FUNC: hits: 4 edges: 7/9 f(int, char) const /w/v/build/libdkim/src/dkimverify.cpp:9
+UNCOVERED_FUNC: hits: 0 edges: 0/3 dk_sign /w/v/build/libdomainkeys/domainkeys.c:12
+COVERED_FUNC: hits: 4 edges: 2/2 substdio_put /w/v/build/qmail/substdo.c:50
+  UNCOVERED_PC: /w/v/build/qmail/qdkim_verify.c:181
+"""
+
+
+def test_coverage_is_summed_per_component() -> None:
+    assert fuzz.parse_coverage(COVERAGE) == {
+        "libdkim": (7, 9), "libdomainkeys": (0, 3), "qdkim_util.c": (5, 8),
+        "qdkim_verify.c": (30, 50)}
