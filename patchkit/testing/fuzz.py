@@ -153,9 +153,14 @@ def fuzz_argv(binary: Path, corpus: Path, seeds: Path, artifacts: Path, seconds:
 
 def run(binary: Path, rundir: Path, corpus: Path, seeds: Path, artifacts: Path, seconds: int,
         log: Path) -> tuple[int, Stats]:
-    """Fuzz for seconds; (exit code, figures). The whole output goes to log."""
+    """Fuzz for seconds; (exit code, figures). The whole output goes to log; what an earlier run
+    found in artifacts moves to artifacts.previous, so that only this run's findings count."""
     corpus.mkdir(parents=True, exist_ok=True)
-    artifacts.mkdir(parents=True, exist_ok=True)
+    if artifacts.exists():
+        previous = artifacts.with_name(artifacts.name + ".previous")
+        shutil.rmtree(previous, ignore_errors=True)
+        artifacts.rename(previous)
+    artifacts.mkdir(parents=True)
     rc, out = run_merged(fuzz_argv(binary, corpus, seeds, artifacts, seconds), rundir,
                          timeout=seconds + 300)
     log.parent.mkdir(parents=True, exist_ok=True)
