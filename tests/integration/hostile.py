@@ -32,6 +32,35 @@ def long_body_line(size: int) -> bytes:
     return HEAD + b"\n" + b"y" * size + b"\n"
 
 
+def many_fields(size: int) -> bytes:
+    """About size bytes of short, distinct header fields: every one is a field to look up."""
+    n = max(size // 12, 1)
+    return b"".join(b"X-F%d: v\n" % i for i in range(n)) + HEAD + b"\n" + LINE
+
+
+def deep_fold(size: int) -> bytes:
+    """One header field folded over continuation lines of a few bytes each."""
+    return HEAD + b"X-Fold: a" + b"\n b" * (size // 3) + b"\n\n" + LINE
+
+
+def blank_lines(size: int) -> bytes:
+    """A body of empty lines: canonicalization holds back trailing empty lines until it knows
+    whether text follows, so a held-back run must not be rescanned."""
+    return HEAD + b"\n" + b"\n" * size + LINE
+
+
+def whitespace_runs(size: int) -> bytes:
+    """Body lines of long space and tab runs, which relaxed canonicalization collapses."""
+    line = b"a" + b" \t" * 500 + b"b\n"
+    return HEAD + b"\n" + line * (size // len(line) + 1)
+
+
+def bare_cr_body(size: int) -> bytes:
+    """A body with a bare CR every few bytes (qmail-smtpd accepts such mail)."""
+    line = b"ab\rcd\ref\rgh\n"
+    return HEAD + b"\n" + line * (size // len(line) + 1)
+
+
 def forgeries(authserv_id: bytes) -> dict[str, bytes]:
     """Authentication-Results fields claiming a pass from authserv_id, in the disguises a common
     parser still reads as that host's (the verifier must remove every one)."""
@@ -62,5 +91,6 @@ def forgeries(authserv_id: bytes) -> dict[str, bytes]:
 
 CORPUS: dict[str, Callable[[int], bytes]] = {
     "plain": plain, "many-copies": many_copies, "long-header-line": long_header_line,
-    "long-body-line": long_body_line,
+    "long-body-line": long_body_line, "many-fields": many_fields, "deep-fold": deep_fold,
+    "blank-lines": blank_lines, "whitespace-runs": whitespace_runs, "bare-cr-body": bare_cr_body,
 }
