@@ -247,7 +247,8 @@ def fuzz(base: str, cache: Cache, workdir: Path, *, seconds: int, seeds: Sequenc
     binary = {t: bindir / f"fuzz-{t}" for t in pkfuzz.TARGETS}
 
     messages = [p.read_bytes() for d in seeds for p in sorted(d.rglob("*")) if p.is_file()]
-    signed = [pkfuzz.sign_seed(binary["sign"], rundir, m) for m in messages]
+    signed = [s for s in (pkfuzz.sign_seed(binary["sign"], rundir, m) for m in messages)
+              if s is not None]
     seeddir = top / "seeds"
     if seeddir.exists():
         shutil.rmtree(seeddir)

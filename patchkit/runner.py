@@ -43,6 +43,15 @@ def capture(argv: Sequence[str], cwd: Path | None = None, what: str = "", *,
     return proc.stdout
 
 
+def run_io(argv: Sequence[str], cwd: Path, *, input: bytes, env: Mapping[str, str],
+           timeout: float = 300) -> tuple[int, bytes, bytes]:
+    """(exit code, stdout, stderr) of a program fed input, for a caller to whom more than one
+    exit code is an answer (the sign fuzz target: 0 signed, 1 kept in the queue)."""
+    proc = subprocess.run(list(argv), cwd=cwd, input=input, capture_output=True, check=False,
+                          timeout=timeout, env={**os.environ, **env})
+    return proc.returncode, proc.stdout, proc.stderr
+
+
 def tail(path: Path, lines: int = TAIL_LINES) -> str:
     try:
         text = path.read_text(errors="replace")

@@ -15,14 +15,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from patchkit.build.plan import Options
+from patchkit.errors import BuildFailed
 from patchkit.resources import templates_dir
-from patchkit.runner import capture, require_tool, run_merged
+from patchkit.runner import require_tool, run_io, run_merged
 from patchkit.steps import Step
 
 TARGETS = ("verify", "sign")
 # What each target links besides its harness: its own half of our code, the shared part, and the
 # qmail objects and libraries these call (qmail_put, control_readfile, substdio, stralloc...).
-OWN_OBJECT = {"verify": "qdkim_verify.o", "sign": "qdkim_sign.o"}
+OWN_OBJECTS = {"verify": ("qdkim_verify.o",), "sign": ("qdkim_sign.o",)}
 QMAIL_OBJECTS = ("qdkim_util.o", "qmail.o", "control.o", "auto_qmail.o")
 QMAIL_LIBS = ("getln.a", "open.a", "case.a", "env.a", "stralloc.a", "alloc.a", "substdio.a",
               "error.a", "str.a", "fs.a", "fd.a", "wait.a")
@@ -65,7 +66,7 @@ def link_steps(root: Path, out: Path) -> list[Step]:
         steps.append(Step(name=f"fuzz {t}: compile", argv=(
             "clang", *cflags, "-c", str(harness_dir() / f"{t}.c"), "-o", str(obj)), cwd=out))
         steps.append(Step(name=f"fuzz {t}: link", argv=(
-            "clang++", *HARNESS_FLAGS, str(obj), str(q / OWN_OBJECT[t]),
+            "clang++", *HARNESS_FLAGS, str(obj), *(str(q / o) for o in OWN_OBJECTS[t]),
             *(str(q / o) for o in QMAIL_OBJECTS),
             "-Wl,--start-group", *(str(q / a) for a in QMAIL_LIBS), "-Wl,--end-group",
             str(lib / "libdkim.a"), str(lib / "libdomainkeys.a"), "-lcrypto", "-lresolv",
@@ -97,10 +98,17 @@ def write_corpus(d: Path, inputs: Iterable[bytes]) -> int:
     return len(names)
 
 
-def sign_seed(binary: Path, rundir: Path, message: bytes) -> bytes:
-    """message with the signature fields our signer puts on it (the sign target's FUZZ_EMIT)."""
-    return capture([str(binary)], cwd=rundir, what="the sign target signing a seed",
-                   input=message, env={"FUZZ_EMIT": "1"})
+def sign_seed(binary: Path, rundir: Path, message: bytes) -> bytes | None:
+    """message with the signature fields our signer puts on it (the sign target's FUZZ_EMIT);
+    None for a message qmail-remote would keep in the queue (Z) instead of signing."""
+    rc, out, err = run_io([str(binary)], rundir, input=message, env={"FUZZ_EMIT": "1"})
+    if rc == 1 and err.startswith(b"Z"):
+        return None
+    if rc != 0:
+        raise BuildFailed(f"the sign target failed to sign a seed (exit {rc}): "
+                          f"{err.decode(errors='replace').strip()[-500:]}",
+                          f"run it by hand: cd {rundir} && FUZZ_EMIT=1 {binary} < MESSAGE")
+    return out
 
 
 def show(binary: Path, rundir: Path, message: Path) -> str:

@@ -47,7 +47,7 @@ def _headers() -> dict[str, bytes]:
 
 def _hostile() -> dict[str, bytes]:
     sizes = {"plain": 2000, "many-copies": 40, "long-header-line": 3000, "long-body-line": 5000}
-    out = {f"hostile-{k}": fn(sizes[k]) for k, fn in CORPUS.items()}
+    out = {f"hostile-{k}": fn(sizes.get(k, 3000)) for k, fn in CORPUS.items()}
     out["hostile-long-header-line-past-256k"] = CORPUS["long-header-line"](270_000)
     out["hostile-plain-spooled"] = CORPUS["plain"](100_000)  # the verifier spools past 64 KB
     return out

@@ -175,6 +175,18 @@ def test_parent_domain_key_and_sender_header(dkbuilt: Built, dkhome: QmailHome, 
     assert dkimpy_verify(got, records(key)).ok
 
 
+def test_repeated_header_names_in_other_case_sign_correctly(dkbuilt: Built, dkhome: QmailHome,
+                                                             keys: Keys, tmp_path: Path) -> None:
+    """Found by the fuzz target roundtrip: libdkim's signer took "Subject:" and "SubJect:" as
+    two names when choosing instances bottom-up, and every verifier failed the signature
+    (libdkim patch 0030)."""
+    key = rsa_key(2048)
+    keys.put(DOMAIN, key)
+    msg = MESSAGE.replace(b"Subject: DKIM test\n", b"Subject: one\nSubJect: two\n")
+    _, got = send_signed(dkbuilt, dkhome, msg, tmp_path)
+    assert dkimpy_verify(got, records(key)).ok
+
+
 def test_no_key_sends_unsigned(dkbuilt: Built, dkhome: QmailHome, keys: Keys,
                                tmp_path: Path) -> None:
     report, got = send_signed(dkbuilt, dkhome, MESSAGE, tmp_path)
@@ -300,7 +312,8 @@ def test_selector_is_the_name_the_link_resolves_to(dkbuilt: Built, dkhome: Qmail
 
 
 @pytest.mark.parametrize("case", ["dangling-link", "512-bit", "one-of-two-broken", "encrypted",
-                                  "from-after-256k", "two-from-fields", "sender-without-address"])
+                                  "from-after-256k", "two-from-fields", "sender-without-address",
+                                  "sender-unusable-domain"])
 def test_a_key_that_cannot_sign_keeps_the_message_queued(dkbuilt: Built, dkhome: QmailHome,
                                                          keys: Keys, tmp_path: Path,
                                                          case: str) -> None:
@@ -323,12 +336,16 @@ def test_a_key_that_cannot_sign_keeps_the_message_queued(dkbuilt: Built, dkhome:
         assert report.startswith(b"Z") and b"256 KB" in report, report
         assert delivered == []
         return
-    elif case in ("two-from-fields", "sender-without-address"):
+    elif case in ("two-from-fields", "sender-without-address", "sender-unusable-domain"):
         # DKIM signs these, but DomainKeys signs for one sender and has none: sending the
-        # message without the DomainKey-Signature the build promises used to happen silently
+        # message without the DomainKey-Signature the build promises used to happen silently.
+        # sender-unusable-domain (found by the fuzz target roundtrip): libdomainkeys parses
+        # that Sender:, and the DomainKey-Signature made with From:'s domain failed at every
+        # verifier, which takes the Sender:'s
         named = keys.put(DOMAIN, rsa_key(2048))
-        extra = (b"From: Bob <bob@example.org>\n" if case == "two-from-fields"
-                 else b"Sender: undisclosed\n")
+        extra = {"two-from-fields": b"From: Bob <bob@example.org>\n",
+                 "sender-without-address": b"Sender: undisclosed\n",
+                 "sender-unusable-domain": b"Sender: s@ot\x90\x9ar.test\n"}[case]
         report, delivered = remote_report(dkbuilt, dkhome, tmp_path, extra + MESSAGE)
         assert report.startswith(b"Z") and b"libdomainkeys" in report, report
         assert str(named).encode() in report and b"single sender" in report, report
@@ -810,6 +827,18 @@ def test_bad_input_gets_a_defined_reply(dkbuilt: Built, dkhome: QmailHome, resol
     assert out.replies[-1].startswith("221"), out.replies
     assert re.match(r"^[245]\d\d ", out.data_reply), out.replies
     assert len(out.queued) == (1 if out.data_reply.startswith("250") else 0)
+
+
+@pytest.mark.parametrize("name", ["no-from", "two-from", "sender-without-address"])
+def test_unsigned_mail_gets_no_domainkeys_verdict(dkbuilt: Built, dkhome: QmailHome,
+                                                  resolv: Path, name: str) -> None:
+    """Found by the fuzz target verify: libdomainkeys says SYNTAX for a header it takes no
+    single sender from before it looks for a signature, and the recommended DKVERIFY rejected
+    such unsigned mail with 554. Without a DomainKey-Signature the result is none."""
+    msg = {**NASTY, "sender-without-address": b"Sender: undisclosed\n" + MESSAGE}[name]
+    out = smtpd(dkbuilt, dkhome, resolv, msg, DKVERIFY="DEGIJKfh,CGHIJMQRkl")
+    assert out.data_reply.startswith("250"), out.replies
+    assert b"domainkeys=none" in out.queued[0], out.queued[0][:400]
 
 
 def test_bare_lf_in_smtp_data_gets_a_defined_reply(dkbuilt: Built, dkhome: QmailHome,

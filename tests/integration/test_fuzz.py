@@ -85,8 +85,11 @@ def test_canned_key_reaches_the_crypto_path(replayed: dict[str, Any], seeds: Pat
     run = top(replayed) / "run"
     binary = {t: Path(replayed["targets"][t]["binary"]) for t in pkfuzz.TARGETS}
     msg = tmp_path / "signed"
-    msg.write_bytes(pkfuzz.sign_seed(binary["sign"], run, (seeds / "hostile-plain.eml")
-                                     .read_bytes()))
+    signed = pkfuzz.sign_seed(binary["sign"], run, (seeds / "hostile-plain.eml").read_bytes())
+    assert signed is not None
+    msg.write_bytes(signed)
+    # what qmail-remote keeps in the queue gives no seed
+    assert pkfuzz.sign_seed(binary["sign"], run, (seeds / "two-from.eml").read_bytes()) is None
     out = pkfuzz.show(binary["verify"], run, msg)
     assert f"Authentication-Results: {pkfuzz.ME};" in out
     assert "dkim=pass header.d=example.org header.s=rsa header.a=rsa-sha256" in out
@@ -99,6 +102,11 @@ def test_canned_key_reaches_the_crypto_path(replayed: dict[str, Any], seeds: Pat
                        ("dkimpy-temp-selector", "dkim=temperror")):
         out = pkfuzz.show(binary["verify"], run, seeds / f"{name}.eml")
         assert want in out, (name, out[-2000:])
+    # unsigned mail with no single sender: no DomainKeys verdict (was 554 DomainKeys SYNTAX)
+    for name in ("sender-without-address", "two-from", "no-from"):
+        out = pkfuzz.show(binary["verify"], run, seeds / f"{name}.eml")
+        assert "domainkeys=none" in out and "[DKVERIFY=DEGIJKfh,CGHIJMQRkl] (queued)" in out, \
+            (name, out[-2000:])
     # a forged result with our id is removed in the fuzz build too
     out = pkfuzz.show(binary["verify"], run, seeds / "forged-ar-plain.eml")
     assert "bank.test" not in out
