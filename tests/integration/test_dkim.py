@@ -313,7 +313,7 @@ def test_selector_is_the_name_the_link_resolves_to(dkbuilt: Built, dkhome: Qmail
 
 @pytest.mark.parametrize("case", ["dangling-link", "512-bit", "one-of-two-broken", "encrypted",
                                   "from-after-256k", "two-from-fields", "sender-without-address",
-                                  "sender-unusable-domain"])
+                                  "sender-unusable-domain", "from-with-two-at-signs"])
 def test_a_key_that_cannot_sign_keeps_the_message_queued(dkbuilt: Built, dkhome: QmailHome,
                                                          keys: Keys, tmp_path: Path,
                                                          case: str) -> None:
@@ -334,6 +334,16 @@ def test_a_key_that_cannot_sign_keeps_the_message_queued(dkbuilt: Built, dkhome:
         msg = b"".join(b"X-Filler-%05d: %s\n" % (i, b"f" * 60) for i in range(4500)) + MESSAGE
         report, delivered = remote_report(dkbuilt, dkhome, tmp_path, msg)
         assert report.startswith(b"Z") and b"256 KB" in report, report
+        assert delivered == []
+        return
+    elif case == "from-with-two-at-signs":
+        # found by the fuzz target roundtrip: we took example.org (after the last @), every
+        # DomainKeys verifier b@example.org (after the first), and failed our signature
+        named = keys.put(DOMAIN, rsa_key(2048))
+        msg = MESSAGE.replace(b"<alice@example.org>", b"<alice@b@example.org>")
+        report, delivered = remote_report(dkbuilt, dkhome, tmp_path, msg)
+        assert report.startswith(b"Z") and b"libdomainkeys" in report, report
+        assert str(named).encode() in report and b"first @" in report, report
         assert delivered == []
         return
     elif case in ("two-from-fields", "sender-without-address", "sender-unusable-domain"):
