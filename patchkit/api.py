@@ -253,7 +253,8 @@ def fuzz(base: str, cache: Cache, workdir: Path, *, seconds: int, seeds: Sequenc
     if seeddir.exists():
         shutil.rmtree(seeddir)
     nseeds = {}
-    for t, inputs in (("sign", messages), ("verify", [*messages, *signed])):
+    for t, inputs in (("sign", messages), ("verify", [*messages, *signed]),
+                      ("roundtrip", messages)):
         # seeds past MAX_LEN (the 256 KB header rule's) are replayed, not mutated: one such
         # seed would make every mutation that large and the fuzzer twenty times slower
         nseeds[t] = pkfuzz.write_corpus(seeddir / t, [m for m in inputs

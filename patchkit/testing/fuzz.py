@@ -20,10 +20,11 @@ from patchkit.resources import templates_dir
 from patchkit.runner import require_tool, run_io, run_merged
 from patchkit.steps import Step
 
-TARGETS = ("verify", "sign")
+TARGETS = ("verify", "sign", "roundtrip")
 # What each target links besides its harness: its own half of our code, the shared part, and the
 # qmail objects and libraries these call (qmail_put, control_readfile, substdio, stralloc...).
-OWN_OBJECTS = {"verify": ("qdkim_verify.o",), "sign": ("qdkim_sign.o",)}
+OWN_OBJECTS = {"verify": ("qdkim_verify.o",), "sign": ("qdkim_sign.o",),
+               "roundtrip": ("qdkim_sign.o", "qdkim_verify.o")}
 QMAIL_OBJECTS = ("qdkim_util.o", "qmail.o", "control.o", "auto_qmail.o")
 QMAIL_LIBS = ("getln.a", "open.a", "case.a", "env.a", "stralloc.a", "alloc.a", "substdio.a",
               "error.a", "str.a", "fs.a", "fd.a", "wait.a")

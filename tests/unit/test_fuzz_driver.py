@@ -44,12 +44,14 @@ def test_parse_names_the_input_that_crashed() -> None:
 def test_each_target_links_its_own_half_and_the_libraries(tmp_path: Path) -> None:
     steps = fuzz.link_steps(tmp_path / "root", tmp_path / "out")
     assert [s.name for s in steps] == ["fuzz verify: compile", "fuzz verify: link",
-                                       "fuzz sign: compile", "fuzz sign: link"]
+                                       "fuzz sign: compile", "fuzz sign: link",
+                                       "fuzz roundtrip: compile", "fuzz roundtrip: link"]
     link = {s.name.split()[1].rstrip(":"): s.argv for s in steps if s.name.endswith("link")}
     q = tmp_path / "root" / "build" / "qmail"
     assert str(q / "qdkim_verify.o") in link["verify"]
     assert str(q / "qdkim_sign.o") not in link["verify"]
     assert str(q / "qdkim_sign.o") in link["sign"]
+    assert {str(q / "qdkim_sign.o"), str(q / "qdkim_verify.o")} <= set(link["roundtrip"])
     for argv in link.values():
         assert argv[0] == "clang++" and "-fsanitize=fuzzer,address,undefined" in argv
         assert str(tmp_path / "root" / "prefix" / "lib" / "libdkim.a") in argv
