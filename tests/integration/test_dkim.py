@@ -182,10 +182,11 @@ def test_repeated_header_names_in_other_case_sign_correctly(dkbuilt: Built, dkho
     signature (libdkim patch 0030)."""
     key = rsa_key(2048)
     keys.put(DOMAIN, key)
-    for other in (b"SubJect: two\n", b"Subject : two\n"):
-        msg = MESSAGE.replace(b"Subject: DKIM test\n", b"Subject: one\n" + other)
-        _, got = send_signed(dkbuilt, dkhome, msg, tmp_path)
-        assert dkimpy_verify(got, records(key)).ok, other
+    # ("Subject :", the other half of the fix, dkimpy refuses to parse: the fuzz regression
+    # tests/fuzz-regressions/roundtrip/crash-61c3ba74-* checks it with our verifier)
+    msg = MESSAGE.replace(b"Subject: DKIM test\n", b"Subject: one\nSubJect: two\n")
+    _, got = send_signed(dkbuilt, dkhome, msg, tmp_path)
+    assert dkimpy_verify(got, records(key)).ok
 
 
 def test_no_key_sends_unsigned(dkbuilt: Built, dkhome: QmailHome, keys: Keys,
