@@ -5,6 +5,7 @@ too, so that the CLI imports nothing but api, ui and errors."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -34,10 +35,12 @@ from patchkit.dkim.spec import (
 )
 from patchkit.docker.image import SUITES
 from patchkit.doctor import Finding, run_checks
-from patchkit.errors import BuildFailed, ConfigError, VerificationError
+from patchkit.errors import BuildFailed, ConfigError, FuzzFinding, VerificationError
 from patchkit.files import write_atomic
 from patchkit.sources.cache import default_distdir, verdict_is_problem
+from patchkit.testing import fuzz as pkfuzz
 from patchkit.testing import integration
+from patchkit.testing.fuzz import TARGETS as FUZZ_TARGETS
 from patchkit.testing.integration import raise_on_failure, summary_line
 from patchkit.testing.matrix import Cell, run_matrix, table, testable_bases
 from patchkit.testing.matrix import check as check_matrix
@@ -48,6 +51,7 @@ __all__ = [
     "DEFAULT_SIGN_HEADERS",
     "DKIM_CANONS",
     "DK_CANONS",
+    "FUZZ_TARGETS",
     "KEY_TYPES",
     "SUITES",
     "Artifact",
@@ -74,7 +78,7 @@ __all__ = [
 from patchkit.packaging import install as pkinstall
 from patchkit.packaging.users import Ids, ids_of
 from patchkit.patching.series import Toolchain, load_series
-from patchkit.runner import capture
+from patchkit.runner import capture, run_step
 from patchkit.sources.archive import read_tar_bytes
 from patchkit.sources.cache import Cache, Verdict
 from patchkit.sources.digest import sha256_file, tree_digest_of_dir
@@ -219,6 +223,93 @@ def build(opts: Options, cache: Cache, workdir: Path, outdir: Path | None, *,
     report["stage_results"] = [
         {"name": r.name, "skipped": r.skipped, "seconds": round(r.seconds, 2)} for r in results
     ]
+    return report
+
+
+def fuzz(base: str, cache: Cache, workdir: Path, *, seconds: int, seeds: Sequence[Path] = (),
+         regressions: Path | None = None, targets: Sequence[str] = pkfuzz.TARGETS,
+         say: Log) -> dict[str, Any]:
+    """patchkit fuzz: build base with clang under ASan+UBSan and libFuzzer's instrumentation (in
+    WORKDIR/fuzz), link the targets (templates/fuzz), replay every kept input under
+    regressions/TARGET/, then fuzz each target for seconds (0: replay only) from a corpus of
+    the messages in the seeds directories, each also signed by our signer for the verify
+    target. Figures per target; an input that crashes, leaks or hangs raises FuzzFinding."""
+    pkfuzz.require_clang()
+    unknown = sorted(set(targets) - set(pkfuzz.TARGETS))
+    if unknown:
+        raise ConfigError(f"no fuzz target {', '.join(unknown)}",
+                          f"the targets are {', '.join(pkfuzz.TARGETS)}")
+    top = check_workdir(workdir) / "fuzz"
+    top.mkdir(parents=True, exist_ok=True)
+    opts = pkfuzz.options(base)
+    plan = make_build_plan(opts, top)
+    _require_inputs(opts, cache, say)
+    execute(plan, cache, say=say)
+    bindir = top / "targets"
+    if bindir.exists():
+        shutil.rmtree(bindir)
+    bindir.mkdir()
+    for step in pkfuzz.link_steps(plan.root, bindir):
+        run_step(step, top / "logs" / "link.log")
+    rundir = pkfuzz.lay_out(top / "run")
+    binary = {t: bindir / f"fuzz-{t}" for t in pkfuzz.TARGETS}
+
+    messages = [p.read_bytes() for d in seeds for p in sorted(d.rglob("*")) if p.is_file()]
+    signed = [s for s in (pkfuzz.sign_seed(binary["sign"], rundir, m) for m in messages)
+              if s is not None]
+    seeddir = top / "seeds"
+    if seeddir.exists():
+        shutil.rmtree(seeddir)
+    nseeds = {}
+    for t, inputs in (("sign", messages), ("verify", [*messages, *signed]),
+                      ("roundtrip", messages)):
+        # seeds past MAX_LEN (the 256 KB header rule's) are replayed, not mutated: one such
+        # seed would make every mutation that large and the fuzzer twenty times slower
+        nseeds[t] = pkfuzz.write_corpus(seeddir / t, [m for m in inputs
+                                                      if len(m) <= pkfuzz.MAX_LEN])
+        pkfuzz.write_corpus(seeddir / f"{t}-large", [m for m in inputs if len(m) > pkfuzz.MAX_LEN])
+
+    report: dict[str, Any] = {"base": base, "seconds": seconds, "workdir": str(top),
+                              "targets": {}}
+    found: list[str] = []
+    for t in targets:
+        r: dict[str, Any] = {"binary": str(binary[t]), "seeds": nseeds[t]}
+        keptdir = regressions / t if regressions else None
+        kept = sorted(p for p in keptdir.glob("*") if p.is_file()) if keptdir else []
+        large = sorted((seeddir / f"{t}-large").iterdir())
+        r["regressions"] = len(kept)
+        r["large_seeds"] = len(large)
+        if kept or large:
+            say(f"fuzz {t}: replaying {len(kept)} kept input(s) from {keptdir} and "
+                f"{len(large)} seed(s) over {pkfuzz.MAX_LEN} bytes")
+            log = top / "logs" / f"replay-{t}.log"
+            if pkfuzz.replay(binary[t], rundir, [*kept, *large], log) != 0:
+                found.append(f"{t}: a kept input under {keptdir} or a large seed fails "
+                             f"(log: {log})")
+        if seconds > 0:
+            say(f"fuzz {t}: {seconds} s from {nseeds[t]} seed(s)")
+            log = top / "logs" / f"fuzz-{t}.log"
+            artifacts = top / "findings" / t
+            rc, st = pkfuzz.run(binary[t], rundir, top / "corpus" / t, seeddir / t, artifacts,
+                                seconds, log)
+            r.update({"exit": rc, "execs": st.execs, "exec_per_s": st.exec_per_s,
+                      "cov": st.cov, "ft": st.ft, "corpus": st.corpus,
+                      "new_units": st.new_units, "peak_rss_mb": st.peak_rss_mb,
+                      "findings": [str(artifacts / f) for f in st.findings], "log": str(log)})
+            if rc == 0 and not st.findings:
+                cov = pkfuzz.coverage(binary[t], rundir,
+                                      [top / "corpus" / t, seeddir / t, seeddir / f"{t}-large"],
+                                      top / "logs" / f"coverage-{t}.log")
+                r["edges"] = {c: {"covered": a, "total": b} for c, (a, b) in cov.items()}
+            if rc != 0 or st.findings:
+                found.append(f"{t}: exit {rc}, {', '.join(st.findings) or 'no input written'} "
+                             f"(log: {log})")
+        report["targets"][t] = r
+    if found:
+        raise FuzzFinding(
+            "fuzzing found inputs that fail: " + "; ".join(found),
+            f"reproduce in {rundir}: ../targets/fuzz-TARGET INPUT; fix the cause, then keep "
+            "the input under tests/fuzz-regressions/TARGET/ (README.md, 'Fuzzing')")
     return report
 
 

@@ -96,6 +96,12 @@ class DnsLookupFailed(PatchkitError):
     exit_code = 14
 
 
+class FuzzFinding(PatchkitError):
+    """A fuzz target crashed, leaked, hung or tripped a sanitizer on an input (patchkit fuzz)."""
+
+    exit_code = 15
+
+
 EXIT_CODES: dict[int, str] = {
     0: "success",
     1: "internal error (a bug: rerun with --debug and report the traceback)",
@@ -112,6 +118,7 @@ EXIT_CODES: dict[int, str] = {
     FileError.exit_code: "a file or directory could not be read or written",
     DnsNotReady.exit_code: "DNS does not show a signing key as the step needs (keys)",
     DnsLookupFailed.exit_code: "a DNS lookup failed (time-out, SERVFAIL, no resolver)",
+    FuzzFinding.exit_code: "a fuzz target found an input that crashes it (patchkit fuzz)",
 }
 
 _OS_HINTS = {

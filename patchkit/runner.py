@@ -25,13 +25,14 @@ def require_tool(name: str, hint: str) -> str:
 
 def capture(argv: Sequence[str], cwd: Path | None = None, what: str = "", *,
             error: type[PatchkitError] = BuildFailed, hint: str = "",
-            input: bytes | None = None) -> bytes:
+            input: bytes | None = None, env: Mapping[str, str] | None = None) -> bytes:
     """Run a short command and return its stdout. A non-zero exit raises ``error``, the class of
     what failed (a bad git ref is a ConfigError, not a build failure), with the command's last
-    lines of stderr and ``hint``."""
+    lines of stderr and ``hint``. env is added to this process's environment."""
     try:
         proc = subprocess.run(list(argv), cwd=cwd, capture_output=True, check=False, input=input,
-                              stdin=None if input is not None else subprocess.DEVNULL)
+                              stdin=None if input is not None else subprocess.DEVNULL,
+                              env={**os.environ, **env} if env else None)
     except FileNotFoundError as e:
         raise ToolMissing(f"{argv[0]} is not installed", f"install {argv[0]}") from e
     if proc.returncode != 0:
@@ -40,6 +41,15 @@ def capture(argv: Sequence[str], cwd: Path | None = None, what: str = "", *,
         raise error(f"{what or argv[0]} failed (exit {proc.returncode}): {detail}",
                     hint or f"the command was: {' '.join(argv)}")
     return proc.stdout
+
+
+def run_io(argv: Sequence[str], cwd: Path, *, input: bytes, env: Mapping[str, str],
+           timeout: float = 300) -> tuple[int, bytes, bytes]:
+    """(exit code, stdout, stderr) of a program fed input, for a caller to whom more than one
+    exit code is an answer (the sign fuzz target: 0 signed, 1 kept in the queue)."""
+    proc = subprocess.run(list(argv), cwd=cwd, input=input, capture_output=True, check=False,
+                          timeout=timeout, env={**os.environ, **env})
+    return proc.returncode, proc.stdout, proc.stderr
 
 
 def tail(path: Path, lines: int = TAIL_LINES) -> str:
@@ -73,14 +83,16 @@ def run_step(step: Step, log: Path, *, echo: bool = False) -> None:
         sys.stderr.write(f"  {step.name}: ok\n")
 
 
-def run_merged(argv: Sequence[str], cwd: Path, *, timeout: float = 300
-               ) -> tuple[int, str]:
+def run_merged(argv: Sequence[str], cwd: Path, *, timeout: float = 300,
+               env: Mapping[str, str] | None = None) -> tuple[int, str]:
     """(exit code, stdout and stderr merged in order as text); 124 with a note on a time-out.
-    For test programs whose every line is a result (the libraries' self-tests)."""
+    For test programs whose every line is a result (the libraries' self-tests, a fuzz target);
+    env is added to this process's environment."""
     try:
         proc = subprocess.run(list(argv), cwd=cwd, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, errors="replace", check=False,
-                              stdin=subprocess.DEVNULL, timeout=timeout)
+                              stdin=subprocess.DEVNULL, timeout=timeout,
+                              env={**os.environ, **env} if env else None)
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else ""
         return 124, out + f"\ntimed out after {e.timeout} s"

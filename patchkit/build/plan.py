@@ -156,7 +156,10 @@ def cflags(opts: Options, extra: tuple[str, ...] = ()) -> list[str]:
 
 def conf_files(opts: Options, base: Base, prefix: Path) -> dict[str, str]:
     cc = [opts.cc, *cflags(opts, (*KR_FLAGS, *base.cflags))]
-    ld = [opts.cc]
+    # A sanitized libdkim (C++) needs the sanitizers' C++ runtime: gcc's C driver links it
+    # anyway, clang's does not (UBSan's vptr handlers stay undefined). The C++ driver links
+    # qmail's C objects the same and brings that runtime with either compiler.
+    ld = [opts.cxx if opts.sanitize and opts.dkim else opts.cc]
     if opts.sanitize:
         ld += SANITIZE_FLAGS
     else:

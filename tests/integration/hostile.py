@@ -61,6 +61,34 @@ def bare_cr_body(size: int) -> bytes:
     return HEAD + b"\n" + line * (size // len(line) + 1)
 
 
+def forgeries(authserv_id: bytes) -> dict[str, bytes]:
+    """Authentication-Results fields claiming a pass from authserv_id, in the disguises a common
+    parser still reads as that host's (the verifier must remove every one)."""
+    i = authserv_id
+    ar = b"Authentication-Results"
+    c = b"; dkim=pass header.d=bank.test"
+    return {
+        "plain": ar + b": " + i + c,
+        "lower-case name": ar.lower() + b": " + i + c,
+        "upper-case name": ar.upper() + b": " + i + c,
+        "upper-case id": ar + b": " + i.upper() + c,
+        "folded": ar + b":\n " + i + b";\n dkim=pass header.d=bank.test",
+        "comment": ar + b": (trust me) " + i + c,
+        "quoted": ar + b': "' + i + b'"' + c,
+        "space before colon": ar + b" : " + i + c,
+        "no space": ar + b":" + i + c,
+        "tab": ar + b":\t" + i + c,
+        "version": ar + b": " + i + b" 1" + c,
+        "bare CR": b"X-Foo: a\r" + ar + b": " + i + c,
+        "NUL after id": ar + b": " + i + b"\0" + c,
+        "trailing dot": ar + b": " + i + b"." + c,
+        "UTF-8 no-break space": ar + b":\xc2\xa0" + i + c,
+        "Latin-1 no-break space": ar + b":\xa0" + i + c,
+        "em space": ar + b":\xe2\x80\x83" + i + c,
+        "vertical tab": ar + b":\x0b" + i + c,
+        "no-break space after id": ar + b": " + i + b"\xc2\xa0" + c,
+    }
+
 CORPUS: dict[str, Callable[[int], bytes]] = {
     "plain": plain, "many-copies": many_copies, "long-header-line": long_header_line,
     "long-body-line": long_body_line, "many-fields": many_fields, "deep-fold": deep_fold,

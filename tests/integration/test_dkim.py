@@ -33,7 +33,7 @@ from harness import (
     send_signed,
     tags,
 )
-from hostile import CORPUS
+from hostile import CORPUS, forgeries
 from netns import require_isolated_resolver, resolver_argv
 from peers import (
     EdKey,
@@ -172,6 +172,20 @@ def test_parent_domain_key_and_sender_header(dkbuilt: Built, dkhome: QmailHome, 
                           b"From: Carol <carol@other.test>\nSender: list@lists.sub.example.org")
     _, got = send_signed(dkbuilt, dkhome, msg, tmp_path)
     assert tags(got, "DKIM-Signature")["d"] == DOMAIN  # found at the parent of the Sender's
+    assert dkimpy_verify(got, records(key)).ok
+
+
+def test_repeated_header_names_in_other_case_sign_correctly(dkbuilt: Built, dkhome: QmailHome,
+                                                             keys: Keys, tmp_path: Path) -> None:
+    """Found by the fuzz target roundtrip: libdkim's signer took "Subject:" and "SubJect:" (or
+    "Subject :") as two names when choosing instances bottom-up, and every verifier failed the
+    signature (libdkim patch 0030)."""
+    key = rsa_key(2048)
+    keys.put(DOMAIN, key)
+    # ("Subject :", the other half of the fix, dkimpy refuses to parse: the fuzz regression
+    # tests/fuzz-regressions/roundtrip/crash-61c3ba74-* checks it with our verifier)
+    msg = MESSAGE.replace(b"Subject: DKIM test\n", b"Subject: one\nSubJect: two\n")
+    _, got = send_signed(dkbuilt, dkhome, msg, tmp_path)
     assert dkimpy_verify(got, records(key)).ok
 
 
@@ -319,7 +333,8 @@ def test_selector_is_the_name_the_link_resolves_to(dkbuilt: Built, dkhome: Qmail
 
 
 @pytest.mark.parametrize("case", ["dangling-link", "512-bit", "one-of-two-broken", "encrypted",
-                                  "from-after-256k", "two-from-fields", "sender-without-address"])
+                                  "from-after-256k", "two-from-fields", "sender-without-address",
+                                  "sender-unusable-domain", "from-with-two-at-signs"])
 def test_a_key_that_cannot_sign_keeps_the_message_queued(dkbuilt: Built, dkhome: QmailHome,
                                                          keys: Keys, tmp_path: Path,
                                                          case: str) -> None:
@@ -342,12 +357,26 @@ def test_a_key_that_cannot_sign_keeps_the_message_queued(dkbuilt: Built, dkhome:
         assert report.startswith(b"Z") and b"256 KB" in report, report
         assert delivered == []
         return
-    elif case in ("two-from-fields", "sender-without-address"):
-        # DKIM signs these, but DomainKeys signs for one sender and has none: sending the
-        # message without the DomainKey-Signature the build promises used to happen silently
+    elif case == "from-with-two-at-signs":
+        # found by the fuzz target roundtrip: we took example.org (after the last @), every
+        # DomainKeys verifier b@example.org (after the first), and failed our signature
         named = keys.put(DOMAIN, rsa_key(2048))
-        extra = (b"From: Bob <bob@example.org>\n" if case == "two-from-fields"
-                 else b"Sender: undisclosed\n")
+        msg = MESSAGE.replace(b"<alice@example.org>", b"<alice@b@example.org>")
+        report, delivered = remote_report(dkbuilt, dkhome, tmp_path, msg)
+        assert report.startswith(b"Z") and b"libdomainkeys" in report, report
+        assert str(named).encode() in report and b"first @" in report, report
+        assert delivered == []
+        return
+    elif case in ("two-from-fields", "sender-without-address", "sender-unusable-domain"):
+        # DKIM signs these, but DomainKeys signs for one sender and has none: sending the
+        # message without the DomainKey-Signature the build promises used to happen silently.
+        # sender-unusable-domain (found by the fuzz target roundtrip): libdomainkeys parses
+        # that Sender:, and the DomainKey-Signature made with From:'s domain failed at every
+        # verifier, which takes the Sender:'s
+        named = keys.put(DOMAIN, rsa_key(2048))
+        extra = {"two-from-fields": b"From: Bob <bob@example.org>\n",
+                 "sender-without-address": b"Sender: undisclosed\n",
+                 "sender-unusable-domain": b"Sender: s@ot\x90\x9ar.test\n"}[case]
         report, delivered = remote_report(dkbuilt, dkhome, tmp_path, extra + MESSAGE)
         assert report.startswith(b"Z") and b"libdomainkeys" in report, report
         assert str(named).encode() in report and b"single sender" in report, report
@@ -785,30 +814,7 @@ def claimed_ids(msg: bytes) -> tuple[list[str], list[str]]:
 
 
 ID = AUTHSERV.encode()
-FORGERIES = {
-    "plain": b"Authentication-Results: " + ID + b"; dkim=pass header.d=bank.test",
-    "lower-case name": b"authentication-results: " + ID + b"; dkim=pass header.d=bank.test",
-    "upper-case name": b"AUTHENTICATION-RESULTS: " + ID + b"; dkim=pass header.d=bank.test",
-    "upper-case id": b"Authentication-Results: " + ID.upper() + b"; dkim=pass header.d=bank.test",
-    "folded": b"Authentication-Results:\n " + ID + b";\n dkim=pass header.d=bank.test",
-    "comment": b"Authentication-Results: (trust me) " + ID + b"; dkim=pass header.d=bank.test",
-    "quoted": b'Authentication-Results: "' + ID + b'"; dkim=pass header.d=bank.test',
-    "space before colon": b"Authentication-Results : " + ID + b"; dkim=pass header.d=bank.test",
-    "no space": b"Authentication-Results:" + ID + b"; dkim=pass header.d=bank.test",
-    "tab": b"Authentication-Results:\t" + ID + b"; dkim=pass header.d=bank.test",
-    "version": b"Authentication-Results: " + ID + b" 1; dkim=pass header.d=bank.test",
-    "bare CR": b"X-Foo: a\rAuthentication-Results: " + ID + b"; dkim=pass header.d=bank.test",
-    "NUL after id": b"Authentication-Results: " + ID + b"\0; dkim=pass header.d=bank.test",
-    "trailing dot": b"Authentication-Results: " + ID + b".; dkim=pass header.d=bank.test",
-    "UTF-8 no-break space": b"Authentication-Results:\xc2\xa0" + ID
-                            + b"; dkim=pass header.d=bank.test",
-    "Latin-1 no-break space": b"Authentication-Results:\xa0" + ID
-                              + b"; dkim=pass header.d=bank.test",
-    "em space": b"Authentication-Results:\xe2\x80\x83" + ID + b"; dkim=pass header.d=bank.test",
-    "vertical tab": b"Authentication-Results:\x0b" + ID + b"; dkim=pass header.d=bank.test",
-    "no-break space after id": b"Authentication-Results: " + ID
-                               + b"\xc2\xa0; dkim=pass header.d=bank.test",
-}
+FORGERIES = forgeries(ID)
 
 
 @pytest.mark.parametrize("disguise", sorted(FORGERIES))
@@ -865,6 +871,18 @@ def test_bad_input_gets_a_defined_reply(dkbuilt: Built, dkhome: QmailHome, resol
     assert out.replies[-1].startswith("221"), out.replies
     assert re.match(r"^[245]\d\d ", out.data_reply), out.replies
     assert len(out.queued) == (1 if out.data_reply.startswith("250") else 0)
+
+
+@pytest.mark.parametrize("name", ["no-from", "two-from", "sender-without-address"])
+def test_unsigned_mail_gets_no_domainkeys_verdict(dkbuilt: Built, dkhome: QmailHome,
+                                                  resolv: Path, name: str) -> None:
+    """Found by the fuzz target verify: libdomainkeys says SYNTAX for a header it takes no
+    single sender from before it looks for a signature, and the recommended DKVERIFY rejected
+    such unsigned mail with 554. Without a DomainKey-Signature the result is none."""
+    msg = {**NASTY, "sender-without-address": b"Sender: undisclosed\n" + MESSAGE}[name]
+    out = smtpd(dkbuilt, dkhome, resolv, msg, DKVERIFY="DEGIJKfh,CGHIJMQRkl")
+    assert out.data_reply.startswith("250"), out.replies
+    assert b"domainkeys=none" in out.queued[0], out.queued[0][:400]
 
 
 def test_bare_lf_in_smtp_data_gets_a_defined_reply(dkbuilt: Built, dkhome: QmailHome,

@@ -379,3 +379,14 @@ def test_dkim_crypto_evp_compiles_the_plain_openssl_path(series_: Series,
         assert ("-DDKIM_CRYPTO_EVP" in " ".join(dkim.steps[0].argv)) is want
         assert ("-DQDK_CRYPTO_EVP" in _words(p.conf["conf-cc"])) is want
     assert [c.key for c in direct.compiles] != [c.key for c in evp.compiles]
+
+
+@pytest.mark.parametrize(("cc", "cxx"), [("gcc", "g++"), ("clang", "clang++")])
+def test_sanitized_dkim_links_with_the_cxx_driver(series_: Series, manifest: Manifest, cc: str,
+                                                  cxx: str) -> None:
+    # clang's C driver leaves UBSan's C++ handlers (libdkim's vptr checks) undefined
+    p = mk(series_, manifest, opts(base="netqmail-1.06", dkim=True, sanitize=True, cc=cc, cxx=cxx))
+    assert _words(p.conf["conf-ld"])[0] == cxx
+    assert _words(p.conf["conf-cc"])[0] == cc
+    plain = mk(series_, manifest, opts(base="netqmail-1.06", dkim=True, cc=cc, cxx=cxx))
+    assert _words(plain.conf["conf-ld"]) == [cc, "-s"]
