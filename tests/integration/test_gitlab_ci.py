@@ -132,12 +132,16 @@ def test_gitlab_pipeline_runs_and_reports_what_the_local_matrix_does(tmp_path: P
     for cell in cells:
         assert f"cell: [{cell}]" in log
         assert re.search(rf"cell: \[{re.escape(cell)}\]\s+> qmail-1\.03\s+ok \(tree\)", log)
-    cached = list((repo / ".gitlab-ci-local" / "cache").glob("*/.patchkit-distfiles/*.tar.gz"))
-    assert cached, "the pipeline's cache holds no upstream file"
+    key = json.loads(patchkit("ci", "gitlab", *bases, *suites, "-o", str(tmp_path / "x.yml"),
+                              "--json").stdout)["cache_key"]
+    cached = {p.name for p in (repo / ".gitlab-ci-local" / "cache" / key).iterdir()}
+    assert {"qmail-1.03.tar.gz", "libdkim-1.0.19.zip"} <= cached, cached
 
     # the report job printed the table of the cells' artifacts, and passed
-    report_lines = [line.split("> ", 1)[1] for line in log.splitlines()
-                    if re.match(r"^report\s+> ", line)]
+    report_log = log.split("$ patchkit matrix report", 1)[1].splitlines()[1:]
+    report_lines = [m[1] for m in (re.match(r"^(?:\[[^]]*\]\s*)?report\s+> (.*)$", line)
+                                   for line in report_log) if m]
+    assert report_lines, log[-3000:]
     merged = json.loads(patchkit("matrix", "report", str(repo / "results"), "--json",
                                  *(a for c in expected for a in ("--expect", c))).stdout)
     assert [f"{c['base']}/{c['suite']}" for c in merged] == expected
