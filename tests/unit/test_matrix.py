@@ -195,3 +195,45 @@ def test_only_cells_keep_their_order_once_each() -> None:
     assert [str(c) for c in only_cells(("netqmail-1.06/trixie", "qmail-1.03/bookworm",
                                         "netqmail-1.06/trixie"))] == [
         "netqmail-1.06/trixie", "qmail-1.03/bookworm"]
+
+
+def test_api_matrix_leaves_each_cells_record_and_files(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a CI cell's job keeps (api.matrix with results), with the docker backend faked: a
+    built and tested cell leaves cell.json, build.json, junit.xml; a failed build its logs."""
+    from patchkit import api
+    from patchkit.docker import backend
+
+    wd = tmp_path / "wd"
+
+    def build(opts: Options, cache: object, workdir: Path, outdir: object, *, suite: str,
+              say: object) -> dict[str, Any]:
+        out = backend.state_dir(workdir, suite) / opts.variant / "out"
+        (out / "logs").mkdir(parents=True)
+        (out / "logs" / "qmail.log").write_text("cc: error\n")
+        if opts.base == "netqmail-1.06":
+            raise BuildFailed("step 'qmail: make' failed")
+        (out / "build.json").write_text('{"outputs": {}}')
+        return {"outputs": {"bin/qmail-smtpd": opts.base}, "output_dir": str(out)}
+
+    def test(base: str, cache: object, workdir: Path, junit: Path, *, suite: str,
+             say: object) -> dict[str, Any]:
+        junit.write_text("<testsuite tests='1'/>")
+        return {"base": base, "passed": 1, "failures": 0, "errors": 0, "skipped": 0,
+                "seconds": 1.0, "failed": [], "skip_reasons": []}
+
+    monkeypatch.setattr(backend, "build", build)
+    monkeypatch.setattr(backend, "test", test)
+    results = tmp_path / "results"
+    stale = results / "qmail-1.03_bookworm" / "old.txt"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("from an earlier run")
+    cells = [api.parse_cell("qmail-1.03/bookworm"), api.parse_cell("netqmail-1.06/bookworm")]
+    done = api.matrix(Options(base="-"), api.Cache(tmp_path / "dd"), wd, say=lambda _: None,
+                      cells=cells, results=results)
+    assert [c.result for c in done] == ["ok", "failed (exit 8)"]
+    ok, failed = results / "qmail-1.03_bookworm", results / "netqmail-1.06_bookworm"
+    assert sorted(p.name for p in ok.iterdir()) == ["build.json", "cell.json", "junit.xml"]
+    assert sorted(p.name for p in failed.iterdir()) == ["cell.json", "logs"]
+    assert (failed / "logs" / "qmail.log").read_text() == "cc: error\n"
+    assert api.matrix_report(results, cells) == done  # the records say what the run said
