@@ -139,10 +139,14 @@ def test_gitlab_pipeline_runs_and_reports_what_the_local_matrix_does(tmp_path: P
     assert {"qmail-1.03.tar.gz", "libdkim-1.0.19.zip"} <= cached, cached
 
     # the report job printed the table of the cells' artifacts, and passed
-    report_log = log.split("$ patchkit matrix report", 1)[1].splitlines()[1:]
-    report_lines = [m[1] for m in (re.match(r"^(?:\[[^]]*\]\s*)?report\s+> (.*)$", line)
-                                   for line in report_log) if m]
-    assert report_lines, log[-3000:]
+    out = [m[1] for m in (re.match(r"^(?:\[[^]]*\]\s*)?report\s+> (.*)$", line)
+                          for line in log.splitlines()) if m]
+    # the table, from its header to its count line (pip's warnings come and go around it)
+    start = next((i for i, line in enumerate(out) if line.split()[:2] == ["cell", "result"]), -1)
+    end = next((i for i, line in enumerate(out) if re.match(r"\d+ of \d+ cells passed", line)),
+               -1)
+    assert 0 <= start < end, "\n".join(out[-40:])
+    report_lines = out[start:end + 1]
     merged = json.loads(patchkit("matrix", "report", str(repo / "results"), "--json",
                                  *(a for c in expected for a in ("--expect", c))).stdout)
     assert [f"{c['base']}/{c['suite']}" for c in merged] == expected
