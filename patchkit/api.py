@@ -5,6 +5,7 @@ too, so that the CLI imports nothing but api, ui and errors."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Sequence
@@ -35,14 +36,21 @@ from patchkit.dkim.spec import (
 )
 from patchkit.docker.image import SUITES
 from patchkit.doctor import Finding, run_checks
-from patchkit.errors import BuildFailed, ConfigError, FuzzFinding, VerificationError
+from patchkit.errors import (
+    BuildFailed,
+    ConfigError,
+    FuzzFinding,
+    PatchkitError,
+    VerificationError,
+)
 from patchkit.files import write_atomic
 from patchkit.sources.cache import default_distdir, verdict_is_problem
 from patchkit.testing import fuzz as pkfuzz
 from patchkit.testing import integration
+from patchkit.testing import matrix as mx
 from patchkit.testing.fuzz import TARGETS as FUZZ_TARGETS
 from patchkit.testing.integration import raise_on_failure, summary_line
-from patchkit.testing.matrix import Cell, run_matrix, table, testable_bases
+from patchkit.testing.matrix import Cell, CellId, Definition, run_matrix, table
 from patchkit.testing.matrix import check as check_matrix
 
 __all__ = [
@@ -57,7 +65,9 @@ __all__ = [
     "Artifact",
     "Cache",
     "Cell",
+    "CellId",
     "CheckReport",
+    "Definition",
     "DnsSettings",
     "KeyFiles",
     "KeyType",
@@ -78,6 +88,7 @@ __all__ = [
 from patchkit.packaging import install as pkinstall
 from patchkit.packaging.users import Ids, ids_of
 from patchkit.patching.series import Toolchain, load_series
+from patchkit.resources import manifest_path
 from patchkit.runner import capture, run_step
 from patchkit.sources.archive import read_tar_bytes
 from patchkit.sources.cache import Cache, Verdict
@@ -118,6 +129,29 @@ def sources_add(cache: Cache, path: Path, *, name: str | None = None,
             "the cache's trust.lock.json and checked from then on",
         )
     return cache.add_file(artifact, path, trust_on_first_use=trust_on_first_use)
+
+
+def sources_import(cache: Cache, seed: Path, manifest: Manifest | None = None
+                   ) -> list[tuple[Artifact, Verdict]]:
+    """Seed the cache from a directory of upstream files (another machine's distdir, or the
+    files as published or added there with sources add / add-git): every pinned artifact whose
+    file is in seed and not yet usable in the cache is verified and added; the rest stay as
+    they are. Returns every pinned artifact's verdict after the import."""
+    m = manifest or load_manifest()
+    if not seed.is_dir():
+        raise ConfigError(f"{seed} is not a directory",
+                          "give a directory holding upstream files (e.g. a copy of a seeded "
+                          "~/.cache/patchkit/distfiles)")
+    out = []
+    for a in m.artifacts:
+        if not a.pinned:
+            continue  # unpinned files need a person's trust-on-first-use, never a batch
+        v = cache.verify(a)
+        src = seed / a.filename
+        if not v.usable and src.is_file() and src.resolve() != cache.path(a).resolve():
+            v = cache.add_file(a, src)
+        out.append((a, v))
+    return out
 
 
 def sources_add_git(cache: Cache, gitdir: Path, ref: str, name: str,
@@ -423,19 +457,93 @@ def build_with(opts: Options, cache: Cache, workdir: Path, outdir: Path | None, 
     return build(opts, cache, workdir, outdir, say=say)
 
 
+def matrix_definition(bases: Sequence[str] = (), suites: Sequence[str] = (), *,
+                      sanitize: bool = False) -> Definition:
+    """The one matrix definition (bases x suites) the local run and the CI pipelines share."""
+    return mx.definition(bases, suites, known_suites=SUITES, sanitize=sanitize)
+
+
+def parse_cell(text: str) -> CellId:
+    """BASE/SUITE, a cell of the matrix definition (what --only and --expect take)."""
+    return mx.parse_cell(text, known_suites=SUITES)
+
+
 def matrix(template: Options, cache: Cache, workdir: Path, *, say: Log,
-           bases: Sequence[str] = (), suites: Sequence[str] = SUITES) -> list[Cell]:
-    """patchkit build --matrix: every testable base on every suite, each built and tested in a
-    container (the template's options, its base aside, reach every cell)."""
+           cells: Sequence[CellId] = (), results: Path | None = None) -> list[Cell]:
+    """patchkit build --matrix: every cell of the matrix definition (or only the cells named),
+    each built and tested in a container (the template's options, its base aside, reach every
+    cell). With results, each cell leaves results/BASE_SUITE/: cell.json (what `matrix report`
+    merges), build.json, junit.xml, and its logs when the build failed."""
     from patchkit.docker import backend as docker_backend
 
-    def run(opts: Options, suite: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        report = docker_backend.build(opts, cache, workdir, None, suite=suite, say=say)
-        junit = docker_backend.state_dir(workdir, suite) / f"junit-{opts.base}.xml"
-        return report, docker_backend.test(opts.base, cache, workdir, junit, suite=suite,
-                                           say=say)
+    todo = tuple(cells) or matrix_definition(sanitize=template.sanitize).cells()
 
-    return run_matrix(template, tuple(bases) or testable_bases(), suites, run, say=say)
+    def run(opts: Options, suite: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        keep = _cell_dir(results, opts.base, suite)
+        if keep is not None and keep.exists():
+            shutil.rmtree(keep)  # a rerun's record never mixes with an older one's files
+        try:
+            report = docker_backend.build(opts, cache, workdir, None, suite=suite, say=say)
+        except PatchkitError:
+            logs = docker_backend.state_dir(workdir, suite) / opts.variant / "out" / "logs"
+            if keep is not None and logs.is_dir():
+                shutil.copytree(logs, keep / "logs")
+            raise
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(Path(report["output_dir"]) / "build.json", keep / "build.json")
+        junit = docker_backend.state_dir(workdir, suite) / f"junit-{opts.base}.xml"
+        try:
+            return report, docker_backend.test(opts.base, cache, workdir, junit, suite=suite,
+                                               say=say)
+        finally:
+            if keep is not None and junit.is_file():
+                shutil.copyfile(junit, keep / "junit.xml")
+
+    done = run_matrix(template, todo, run, say=say)
+    for cell in done:
+        keep = _cell_dir(results, cell.base, cell.suite)
+        if keep is not None:
+            write_atomic(keep / mx.RECORD, (json.dumps(mx.record(cell), indent=2,
+                                                       sort_keys=True) + "\n").encode())
+    return done
+
+
+def _cell_dir(results: Path | None, base: str, suite: str) -> Path | None:
+    return None if results is None else results / CellId(base=base, suite=suite).slug
+
+
+def matrix_report(results: Path, expected: Sequence[CellId] = ()) -> list[Cell]:
+    """patchkit matrix report: the cells' records under results (the CI jobs' artifacts) merged
+    into the local matrix's cells, in matrix order; an expected cell without a record failed."""
+    cells = mx.merge(mx.read_results(results), expected)
+    if not cells:
+        raise ConfigError(f"no cell results under {results} (no {mx.RECORD} anywhere in it)",
+                          "download the cells' artifacts there first; each cell's job runs "
+                          "patchkit build --matrix --only BASE/SUITE --results DIR")
+    return cells
+
+
+CI_ENGINES = ("github", "gitlab")
+CI_DEFAULT_OUTPUT = {"github": Path(".github/workflows/matrix.yml"),
+                     "gitlab": Path(".gitlab-ci.yml")}
+
+
+def ci_render(engine: str, *, bases: Sequence[str] = (), suites: Sequence[str] = (),
+              sanitize: bool = False) -> dict[str, Any]:
+    """patchkit ci github|gitlab: the pipeline for the matrix definition, as text (pure), with
+    what it holds: its cells, one job each, and the download cache's key."""
+    from patchkit.ci import github, gitlab
+    from patchkit.ci.pipeline import pipeline
+
+    renderers = {"github": github.render, "gitlab": gitlab.render}
+    if engine not in renderers:
+        raise ConfigError(f"unknown CI engine {engine!r}", f"one of: {', '.join(CI_ENGINES)}")
+    d = matrix_definition(bases, suites, sanitize=sanitize)
+    p = pipeline(d, manifest_path().read_bytes(), engine=engine, every_base=not bases,
+                 every_suite=not suites)
+    return {"engine": engine, "text": renderers[engine](p), "cells": [str(c) for c in p.cells],
+            "cache_key": p.cache_key, "sanitize": sanitize, "command": p.command}
 
 
 def test(base: str, cache: Cache, workdir: Path, junit: Path, *, backend: str, suite: str,

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from patchkit import api
-from patchkit.cli import build, fuzz, image, install, keys, package, sources
+from patchkit.cli import build, ci, fuzz, image, install, keys, package, sources
 from patchkit.cli.common import Ctx, abs_path
 from patchkit.errors import EXIT_CODES, PatchkitError, file_error
 
@@ -67,7 +67,7 @@ def cli(ctx: click.Context, distdir: Path | None, quiet: bool, debug: bool) -> N
 
 for command in (sources.sources, build.build, build.prepare, build.render, keys.keys_group,
                 keys.keygen, image.image_group, image.doctor, image.test, install.install,
-                package.package_group, fuzz.fuzz):
+                package.package_group, fuzz.fuzz, ci.ci_group, ci.matrix_group):
     cli.add_command(command)
 
 

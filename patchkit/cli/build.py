@@ -71,6 +71,16 @@ def build_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def only_cells(only: tuple[str, ...]) -> list[api.CellId]:
+    """--only values as cells, in the order given, each named once."""
+    cells: list[api.CellId] = []
+    for text in only:
+        cell = api.parse_cell(text)
+        if cell not in cells:
+            cells.append(cell)
+    return cells
+
+
 def options_from(kw: dict[str, Any]) -> api.Options:
     if not kw["base"]:
         raise click.UsageError("--base is required")
@@ -119,14 +129,24 @@ def prepare(c: Ctx, /, **kw: Any) -> None:
 @click.option("--matrix", is_flag=True,
               help="Every testable base on bookworm and trixie, each built and tested in a "
                    "container; a table at the end, exit 11 if a cell failed.")
+@click.option("--only", "only", multiple=True, metavar="BASE/SUITE",
+              help="With --matrix: run only this cell (repeatable); what a CI job runs.")
+@click.option("--results", type=abs_path(file_okay=False),
+              help="With --matrix: leave each cell's cell.json, build.json, junit.xml (and "
+                   "logs of a failed build) in DIR/BASE_SUITE/ for `patchkit matrix report`.")
 @pass_ctx
 def build(c: Ctx, /, backend: str, suite: str, output: Path | None, as_json: bool,
-          matrix: bool, **kw: Any) -> None:
+          matrix: bool, only: tuple[str, ...], results: Path | None, **kw: Any) -> None:
     """Build a base: libraries into a private prefix, then qmail; outputs and build.json."""
     say = say_stderr(c.quiet)
+    if (only or results) and not matrix:
+        raise click.UsageError("--only and --results go with --matrix")
     if matrix:
-        cells = api.matrix(options_from({**kw, "base": kw["base"] or "-"}), c.cache,
-                           kw["workdir"], say=say)
+        if kw["base"]:
+            raise click.UsageError("--matrix runs every base: choose cells with --only "
+                                   "BASE/SUITE instead of --base")
+        cells = api.matrix(options_from({**kw, "base": "-"}), c.cache, kw["workdir"], say=say,
+                           cells=only_cells(only), results=results)
         emit([dataclasses.asdict(cell) for cell in cells], as_json, lambda _: api.table(cells))
         api.check_matrix(cells)
         return

@@ -125,3 +125,14 @@ def sources_add_git(c: Ctx, gitdir: Path, ref: str, name: str, as_json: bool) ->
          as_json, lambda d: f"{d['name']}: {d['status']} ({d['verified_by']}) -> {d['path']}")
 
 
+
+
+@sources.command("import")
+@click.argument("seed", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def sources_import(c: Ctx, seed: Path, as_json: bool) -> None:
+    """Seed the cache from a directory of upstream files (e.g. another machine's distdir):
+    each pinned file found there is verified and added; then the cache's state is shown."""
+    rows = [verdict_json(a, v) for a, v in api.sources_import(c.cache, seed)]
+    emit(rows, as_json, verdict_lines)

@@ -188,6 +188,29 @@ def test_trust_on_first_use_from_the_cli(tmp_path: Path, synthetic: Manifest) ->
     assert rows["loose-1"]["verified_by"] == "trust-on-first-use"
 
 
+def test_sources_import_seeds_from_a_directory(tmp_path: Path, synthetic: Manifest) -> None:
+    """What an offline CI runner does (PATCHKIT_SEED): pinned files found are verified and
+    added, unpinned ones are left for a person's --trust-on-first-use, others ignored."""
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    (seed / "thing-1.patch").write_bytes(DATA)
+    (seed / "loose-1.patch").write_bytes(DATA)
+    (seed / "unrelated.txt").write_bytes(b"x")
+    dd = tmp_path / "dd"
+    r = run(dd, "sources", "import", str(seed), "--json")
+    assert r.exit_code == 0, r.output
+    rows = {row["name"]: row for row in json.loads(r.stdout)}
+    assert set(rows) == {"thing-1"} and rows["thing-1"]["status"] == "ok"
+    assert (dd / "thing-1.patch").read_bytes() == DATA
+    assert not (dd / "loose-1.patch").exists() and not (dd / "unrelated.txt").exists()
+    assert run(dd, "sources", "import", str(seed)).stdout == "thing-1  ok (sha256)\n"
+
+    (seed / "thing-1.patch").write_bytes(b"tampered")
+    r = run(tmp_path / "dd2", "sources", "import", str(seed))
+    assert r.exit_code == VerificationError.exit_code
+    assert not (tmp_path / "dd2" / "thing-1.patch").exists()
+
+
 def test_distdir_from_the_environment(tmp_path: Path, synthetic: Manifest) -> None:
     f = tmp_path / "thing-1.patch"
     f.write_bytes(DATA)

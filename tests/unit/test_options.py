@@ -87,8 +87,8 @@ def test_matrix_cells_get_every_option_but_the_base() -> None:
         seen.append(o)
         return {"outputs": {}}, None
 
-    matrix.run_matrix(NON_DEFAULT, ["qmail-1.03", "netqmail-1.06"], ["bookworm"], run,
-                      say=lambda _: None)
+    cells = [matrix.CellId(base=b, suite="bookworm") for b in ("qmail-1.03", "netqmail-1.06")]
+    matrix.run_matrix(NON_DEFAULT, cells, run, say=lambda _: None)
     assert seen == [dataclasses.replace(NON_DEFAULT, base=b)
                     for b in ("qmail-1.03", "netqmail-1.06")]
 
