@@ -1,7 +1,10 @@
 /* roundtrip.c: libFuzzer target for the property that ties the signer and the verifier together
  * (patchkit): what our signer signs, our verifier passes.
  *
- * One input is a message as qmail-remote reads it from the queue. It is signed as in sign.c
+ * One input is a message as qmail-remote reads it from the queue: after the Received field that
+ * qmail-queue writes first on every message (so a leading folded line, which the signature fields
+ * put in front of it would otherwise absorb, belongs to that field as in a real queue). It is
+ * signed as in sign.c
  * (qdk_sign_prepare, qdk_sign_write); the signature fields and the message then go through the
  * verifier as in verify.c (empty DKVERIFY: always annotated). Every dkim= and the domainkeys=
  * result in our Authentication-Results must be "pass"; anything else aborts, which libFuzzer
@@ -19,6 +22,9 @@
 #include "stralloc.h"
 #include "qmail.h"
 #include "qdkim.h"
+
+/* qmail-queue's own field, in received_setup()'s format */
+#define QUEUE_RECEIVED "Received: (qmail 4242 invoked by uid 0); 4 Dec 2026 12:00:00 -0000\n"
 
 static stralloc sigs = {0};
 static stralloc queued = {0};
@@ -115,6 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
   fd = memfd_create("fuzz-message", 0);
   if (fd == -1) abort();
+  if (write(fd, QUEUE_RECEIVED, sizeof QUEUE_RECEIVED - 1) != sizeof QUEUE_RECEIVED - 1) abort();
   while (off < size) {
     ssize_t w = write(fd, data + off, size - off);
     if (w <= 0) abort();
@@ -141,6 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   qdkv_start(&qq);
   qmail_puts(&qq, "Received: from unknown (HELO fuzz) (127.0.0.1)\n  by fuzz with SMTP; 4 Dec 2026 12:00:00 -0000\n");
   qmail_put(&qq, sigs.s, (int) sigs.len);
+  qmail_puts(&qq, QUEUE_RECEIVED);
   qmail_put(&qq, (char *) data, (int) size);
   qdkv_finish(&qq);
   if (!qq.flagerr) substdio_flush(&qq.ss);
