@@ -164,6 +164,28 @@ def test_key_sizes(dkbuilt: Built, dkhome: QmailHome, keys: Keys, tmp_path: Path
     assert dkimpy_verify(got, records(key)).ok
 
 
+@pytest.mark.parametrize("form", ["pkcs8", "pkcs1", "crlf", "text-before", "no-final-newline",
+                                  "ed25519-crlf"])
+def test_key_file_forms_sign_what_peers_verify(dkbuilt: Built, dkhome: QmailHome, keys: Keys,
+                                               tmp_path: Path, form: str) -> None:
+    """qmail-remote unwraps the usual PEM forms itself (qdkim_sign.c pem_der()) and leaves the
+    rest to OpenSSL's decoder: each form signs, and the signature verifies at dkimpy."""
+    key: Key | EdKey = ed25519_key() if form.startswith("ed25519") else rsa_key(2048)
+    pem = key.pem
+    if form == "pkcs1" and isinstance(key, Key):
+        pem = key.pem_pkcs1
+    elif form.endswith("crlf"):
+        pem = key.pem.replace(b"\n", b"\r\n")
+    elif form == "text-before":
+        pem = b"Bag Attributes\n    localKeyID: 01\n" + key.pem
+    elif form == "no-final-newline":
+        pem = key.pem.rstrip(b"\n")
+    keys.put(DOMAIN, key).write_bytes(pem)
+    report, got = send_signed(dkbuilt, dkhome, MESSAGE, tmp_path)
+    assert report.startswith(b"r"), report
+    assert dkimpy_verify(got, {f"default._domainkey.{DOMAIN}": dkim_txt(key)}).ok
+
+
 def test_parent_domain_key_and_sender_header(dkbuilt: Built, dkhome: QmailHome, keys: Keys,
                                              tmp_path: Path) -> None:
     key = rsa_key(2048)
@@ -333,8 +355,9 @@ def test_selector_is_the_name_the_link_resolves_to(dkbuilt: Built, dkhome: Qmail
 
 
 @pytest.mark.parametrize("case", ["dangling-link", "512-bit", "one-of-two-broken", "encrypted",
-                                  "from-after-256k", "two-from-fields", "sender-without-address",
-                                  "sender-unusable-domain", "from-with-two-at-signs"])
+                                  "encrypted-traditional", "from-after-256k", "two-from-fields",
+                                  "sender-without-address", "sender-unusable-domain",
+                                  "from-with-two-at-signs"])
 def test_a_key_that_cannot_sign_keeps_the_message_queued(dkbuilt: Built, dkhome: QmailHome,
                                                          keys: Keys, tmp_path: Path,
                                                          case: str) -> None:
@@ -383,10 +406,15 @@ def test_a_key_that_cannot_sign_keeps_the_message_queued(dkbuilt: Built, dkhome:
         assert delivered == []
         return
     else:
+        # encrypted: PKCS#8 ("ENCRYPTED PRIVATE KEY"); encrypted-traditional: PKCS#1 with
+        # Proc-Type and DEK-Info headers, which qmail-remote's own PEM reading leaves to OpenSSL
         enc = tmp_path / "enc.pem"
         subprocess.run(["openssl", "pkey", "-in", str(rsa_key(2048).path), "-aes256",
+                        *(["-traditional"] if case == "encrypted-traditional" else []),
                         "-passout", "pass:secret", "-out", str(enc)], check=True,
                        stdin=subprocess.DEVNULL)
+        if case == "encrypted-traditional":
+            assert b"Proc-Type:" in enc.read_bytes()
         keys.put(DOMAIN, rsa_key(2048)).write_bytes(enc.read_bytes())
     report, delivered = remote_report(dkbuilt, dkhome, tmp_path)
     assert report.startswith(b"Z"), report  # temporary failure: the message stays queued
