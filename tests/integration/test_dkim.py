@@ -168,8 +168,9 @@ def test_key_sizes(dkbuilt: Built, dkhome: QmailHome, keys: Keys, tmp_path: Path
                                   "ed25519-crlf"])
 def test_key_file_forms_sign_what_peers_verify(dkbuilt: Built, dkhome: QmailHome, keys: Keys,
                                                tmp_path: Path, form: str) -> None:
-    """qmail-remote unwraps the usual PEM forms itself (qdkim_sign.c pem_der()) and leaves the
-    rest to OpenSSL's decoder: each form signs, and the signature verifies at dkimpy."""
+    """qmail-remote decodes the usual key forms itself (qdkim_sign.c direct_pem(), Ed25519
+    included) and leaves the rest to OpenSSL's decoder: each form signs, and the signature
+    verifies at dkimpy."""
     key: Key | EdKey = ed25519_key() if form.startswith("ed25519") else rsa_key(2048)
     pem = key.pem
     if form == "pkcs1" and isinstance(key, Key):
@@ -407,7 +408,7 @@ def test_a_key_that_cannot_sign_keeps_the_message_queued(dkbuilt: Built, dkhome:
         return
     else:
         # encrypted: PKCS#8 ("ENCRYPTED PRIVATE KEY"); encrypted-traditional: PKCS#1 with
-        # Proc-Type and DEK-Info headers, which qmail-remote's own PEM reading leaves to OpenSSL
+        # Proc-Type and DEK-Info headers, which qmail-remote's direct decoding leaves to OpenSSL
         enc = tmp_path / "enc.pem"
         subprocess.run(["openssl", "pkey", "-in", str(rsa_key(2048).path), "-aes256",
                         *(["-traditional"] if case == "encrypted-traditional" else []),
