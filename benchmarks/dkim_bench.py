@@ -3,7 +3,8 @@
 
 Every figure is CPU time (user + system) of the measured process itself, taken from wait4(2)
 per process (or from /proc for the long-lived milter), as the median over interleaved rounds:
-each round runs every case once, so the noise of a shared machine falls on all cases alike.
+each round runs every case once, in an order shuffled per round (fixed seed), so the noise of a
+shared machine, and what ran just before, fall on all cases alike.
 
 - the crypto floor: `openssl speed` RSA-2048 and Ed25519 signing, at the start and the end of
   the run (their mean);
@@ -34,6 +35,7 @@ import argparse
 import ctypes
 import json
 import os
+import random
 import re
 import socket
 import statistics
@@ -334,8 +336,14 @@ def main() -> None:
         floors_ed = [speed("ed25519")]
         for c in cases:  # warm-up: page cache, the sink, the milter's threads
             c.run()
+        # each round in its own order (seeded, so every run uses the same orders): with one
+        # fixed order a case always followed the same one (not signing came right after the
+        # milter batch or a 10 MiB receive), a position effect the medians kept
+        order = random.Random(13)
         for _ in range(args.n):
-            for c in cases:
+            todo = list(cases)
+            order.shuffle(todo)
+            for c in todo:
                 c.samples.append(c.run())
         floors_rsa.append(speed("rsa2048"))
         floors_ed.append(speed("ed25519"))
