@@ -43,6 +43,22 @@ int main(void)
       else ++fast;
     }
   printf("inverses: %d fast and right, %d wrong or slow, %d without inverse\n", fast, bad, none);
+  /* blinding_draw: r and t in [1, n) and over all of it, for moduli of every byte alignment
+   * and a top bit pattern 11 followed by zeros (a quarter of each draw's values rejected) */
+  for (bits = 9; bits <= 2100; bits += 131) {
+    BIGNUM *r = BN_new(), *t = BN_new(), *half = BN_new();
+    int i, out = 0, high = 0;
+    BN_zero(m); BN_set_bit(m, bits - 1); BN_set_bit(m, bits - 2); BN_set_bit(m, 0);
+    BN_rshift1(half, m);
+    for (i = 0; i < 200; ++i) {
+      if (!blinding_draw(r, t, m) || BN_is_zero(r) || BN_is_zero(t) || BN_cmp(r, m) >= 0
+          || BN_cmp(t, m) >= 0) ++out;
+      else high += (BN_cmp(r, half) > 0) + (BN_cmp(t, half) > 0);
+    }
+    printf("draws %d bits: %d out of range, %d of 400 above n/2\n", bits, out, high);
+    if (out || high < 120) ++bad;
+    BN_free(r); BN_free(t); BN_free(half);
+  }
   for (k = 0; k < 4; ++k) {
     RSA *plain = RSA_new(), *ours;
     BIGNUM *e = BN_new();
@@ -92,3 +108,5 @@ def test_fast_inverse_and_signatures_match_openssl(tmp_path: Path) -> None:
     inv = re.search(r"inverses: (\d+) fast and right, (\d+) wrong or slow", proc.stdout)
     assert inv and int(inv.group(1)) > 3000 and inv.group(2) == "0", proc.stdout
     assert re.findall(r"(\d+) differ from OpenSSL's", proc.stdout) == ["0"] * 4, proc.stdout
+    draws = re.findall(r"draws \d+ bits: (\d+) out of range, (\d+) of 400", proc.stdout)
+    assert len(draws) == 16 and all(o == "0" and int(h) >= 120 for o, h in draws), proc.stdout
